@@ -1,0 +1,298 @@
+/**
+ * The writer of one ring (spec vmbus-wire.md §1.4, §1.5, §1.7, §1.8).
+ *
+ * Writing is two-phase. {@link OutgoingRing.write} reserves space after the
+ * last uncommitted packet and copies descriptor, extension header, payload,
+ * zero padding and trailer there; the peer cannot see it yet. {@link
+ * OutgoingRing.commitWrite} publishes every packet written since the last
+ * commit with one store of the write index and says whether the reader must
+ * be signalled, using the write index from before the batch:
+ *
+ * ```
+ *  data area:  ... | committed packets | uncommitted packets | free ... |
+ *                  ^ read index        ^ committed write      ^ tail
+ * ```
+ *
+ * A write needs raw free space strictly greater than the packet plus its
+ * trailer (§1.4), so the write index never catches up with the read index
+ * and a full ring is never mistaken for an empty one.
+ *
+ * The writer keeps its own indices privately; the only peer-controlled
+ * value it reads is the read index, validated each time (§4.3 item 1).
+ *
+ * @module
+ */
+
+import { DESCRIPTOR_SIZE, MAX_LEN8, TRAILER_SIZE } from '../protocol/packet-descriptor.js';
+import { RingCorruptError } from './ring-error.js';
+import { RingMemory } from './ring-memory.js';
+
+const EMPTY = new Uint8Array(0);
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Single-producer writer over one ring's memory.
+ *
+ * @example
+ * ```ts
+ * import { OutgoingRing, IncomingRing, ControlPage } from 'vmbus-kmcl/ring';
+ * const sab = new SharedArrayBuffer(4096 + 4096);
+ * ControlPage.initialize(sab, 0);
+ * const out = new OutgoingRing(sab);
+ * out.write(6, 1, 42, new Uint8Array([1, 2, 3]));
+ * const signal = out.commitWrite(); // true: the ring went from empty to non-empty
+ * const packet = new IncomingRing(sab).read();
+ * console.log(signal, packet?.transactionId); // true 42
+ * ```
+ */
+export class OutgoingRing {
+  /** The ring's memory and control page. */
+  readonly memory: RingMemory;
+  /** Bytes in the data area. */
+  readonly dataSize: number;
+  /** Set by a {@link OutgoingRing.write} that returned false: bytes the packet needs (with trailer). */
+  bytesNeeded = 0;
+  /** Packets written (committed or not). */
+  packetsWritten = 0;
+  /** Bytes written, with descriptors, padding and trailers. */
+  bytesWritten = 0;
+  /** Writes refused because the ring was full. */
+  fullCount = 0;
+  /** Highest number of used bytes seen just after a write. */
+  highWater = 0;
+
+  private committed: number;
+  private tail: number;
+  private readCache: number;
+  private pendingArmed = false;
+
+  /**
+   * @param buffer - memory holding the ring
+   * @param byteOffset - where its control page starts
+   * @param byteLength - control page plus data area
+   * @throws RangeError when the region is not a valid ring (see {@link RingMemory})
+   * @throws RingCorruptError when the control page's write or read index is invalid
+   */
+  constructor(buffer: ArrayBufferLike, byteOffset = 0, byteLength?: number) {
+    this.memory = new RingMemory(buffer, byteOffset, byteLength ?? buffer.byteLength - byteOffset);
+    this.dataSize = this.memory.dataSize;
+    const w = this.memory.control.writeIndex;
+    if (w >= this.dataSize || w % 8 !== 0) {
+      throw new RingCorruptError(
+        'VMBUS_RING_BAD_WRITE_INDEX',
+        `Write index ${w} is not a multiple of 8 below the data size ${this.dataSize}`,
+        w,
+      );
+    }
+    this.committed = w;
+    this.tail = w;
+    this.readCache = this.validRead(this.memory.control.readIndex);
+  }
+
+  /**
+   * The largest packet (descriptor, headers, payload and padding, without the
+   * trailer) that fits an empty ring of this size: `dataSize - 16`.
+   */
+  get maxPacketLength(): number {
+    return Math.min(this.dataSize - 2 * TRAILER_SIZE, MAX_LEN8 * 8);
+  }
+
+  /** The write index as published to the reader. */
+  get writeIndex(): number {
+    return this.committed;
+  }
+
+  /** Bytes written but not yet committed. */
+  get uncommittedBytes(): number {
+    const d = this.tail - this.committed;
+    return d < 0 ? d + this.dataSize : d;
+  }
+
+  /**
+   * Bytes in use, from the last read index seen to the tail (may be stale:
+   * the reader can have freed more since).
+   */
+  get usedBytes(): number {
+    const d = this.tail - this.readCache;
+    return d < 0 ? d + this.dataSize : d;
+  }
+
+  /**
+   * The padded length of a packet (without trailer) for these sizes.
+   *
+   * @param extLength - extension header bytes (multiple of 8)
+   * @param payloadLength - payload bytes
+   * @returns `round_up(16 + extLength + payloadLength, 8)`
+   */
+  static packetLength(extLength: number, payloadLength: number): number {
+    return (DESCRIPTOR_SIZE + extLength + payloadLength + 7) & ~7;
+  }
+
+  /**
+   * Reserves space and copies one packet in, uncommitted. Allocates nothing
+   * when `transactionId` is a number (a bigint id is split with bigint math).
+   *
+   * @param type - packet type (the writer does not judge it: a tool may craft any)
+   * @param flags - descriptor flags
+   * @param transactionId - u64 id: a safe integer number or a bigint
+   * @param payload - payload bytes (padded with zeros to 8)
+   * @param ext - extension header (transfer-page or GPA-direct), a multiple of 8 bytes
+   * @returns true when written; false when the ring is full now, with
+   *   {@link OutgoingRing.bytesNeeded} set
+   * @throws RangeError when the packet can never fit this ring or a field is out of range
+   * @throws RingCorruptError when the peer's read index is invalid
+   */
+  write(
+    type: number,
+    flags: number,
+    transactionId: number | bigint,
+    payload: Uint8Array,
+    ext: Uint8Array = EMPTY,
+  ): boolean {
+    const extLength = ext.length;
+    const body = DESCRIPTOR_SIZE + extLength + payload.length;
+    const length = (body + 7) & ~7;
+    const total = length + TRAILER_SIZE;
+    if ((extLength & 7) !== 0) {
+      throw new RangeError(`Extension header of ${extLength} bytes is not a multiple of 8`);
+    }
+    if (length > this.maxPacketLength) {
+      throw new RangeError(
+        `Packet of ${length} bytes can never fit a ring whose largest packet is ${this.maxPacketLength} bytes`,
+      );
+    }
+    if ((type & 0xffff) !== type || (flags & 0xffff) !== flags) {
+      throw new RangeError(`Packet type ${type} or flags ${flags} does not fit in a u16`);
+    }
+    let lo: number;
+    let hi: number;
+    if (typeof transactionId === 'number') {
+      if (!(transactionId >= 0 && transactionId <= Number.MAX_SAFE_INTEGER)) {
+        throw new RangeError(`Transaction id ${transactionId} is not a safe non-negative integer`);
+      }
+      lo = transactionId >>> 0;
+      hi = Math.floor(transactionId / TWO_32);
+    } else {
+      if (transactionId < 0n || transactionId > 0xffff_ffff_ffff_ffffn) {
+        throw new RangeError(`Transaction id ${transactionId} does not fit in a u64`);
+      }
+      lo = Number(transactionId & 0xffff_ffffn);
+      hi = Number(transactionId >> 32n);
+    }
+
+    const size = this.dataSize;
+    const w = this.tail;
+    if (!this.hasRoom(w, total)) {
+      this.readCache = this.validRead(this.memory.control.readIndex);
+      if (!this.hasRoom(w, total)) {
+        this.bytesNeeded = total;
+        this.fullCount++;
+        return false;
+      }
+    }
+
+    const mem = this.memory;
+    const words = mem.words;
+    // Descriptor: its first u64 never wraps (8-aligned, dsize a multiple of 8).
+    words[w >>> 2] = type | (((DESCRIPTOR_SIZE + extLength) >>> 3) << 16); // type, offset8
+    words[(w >>> 2) + 1] = (length >>> 3) | (flags << 16); // len8, flags
+    let p = w + 8;
+    if (p === size) p = 0;
+    words[p >>> 2] = lo;
+    words[(p >>> 2) + 1] = hi;
+    p += 8;
+    if (p === size) p = 0;
+    if (extLength !== 0) p = mem.copyIn(ext, 0, extLength, p);
+    if (payload.length !== 0) p = mem.copyIn(payload, 0, payload.length, p);
+    if (length !== body) mem.zero(p, length - body);
+    // Trailer: u64 with the packet's start offset in its high half (§1.5 step 5).
+    const t = mem.advance(w, length);
+    words[t >>> 2] = 0;
+    words[(t >>> 2) + 1] = w;
+    const next = t + TRAILER_SIZE;
+    this.tail = next === size ? 0 : next;
+
+    if (this.pendingArmed) {
+      this.pendingArmed = false;
+      mem.control.pendingSendSize = 0;
+    }
+    this.packetsWritten++;
+    this.bytesWritten += total;
+    const used = this.usedBytes;
+    if (used > this.highWater) this.highWater = used;
+    return true;
+  }
+
+  /**
+   * Publishes every packet written since the last commit (one store of the
+   * write index, after all packet bytes: release order) and decides whether
+   * to signal: only when the reader has interrupts unmasked and had read
+   * everything up to the write index from before this batch (§1.8).
+   *
+   * @returns true when the reader must be signalled
+   */
+  commitWrite(): boolean {
+    if (this.tail === this.committed) return false;
+    const old = this.committed;
+    const control = this.memory.control;
+    control.writeIndex = this.tail;
+    this.committed = this.tail;
+    // The store above and the loads below are sequentially consistent: the
+    // full barrier spec §1.7 requires between them.
+    if (control.interruptMask !== 0) return false;
+    const r = control.readIndex;
+    if (r < this.dataSize && r % 8 === 0) this.readCache = r;
+    return r === old;
+  }
+
+  /**
+   * Drops every packet written since the last commit.
+   */
+  abortWrite(): void {
+    this.tail = this.committed;
+  }
+
+  /**
+   * Asks the reader to signal once `bytes` are free (pending-send-size flow
+   * control, §1.8), then re-checks the read index, since the reader may have
+   * freed space before it could see the request (§1.7, last row).
+   *
+   * @param bytes - bytes needed, usually {@link OutgoingRing.bytesNeeded}
+   * @returns true when the space is already free: retry the write now instead of waiting
+   * @throws RangeError when `bytes` can never be free in this ring
+   */
+  requestSpace(bytes: number): boolean {
+    if (!(bytes > 0 && bytes <= this.dataSize - TRAILER_SIZE)) {
+      throw new RangeError(
+        `Pending send size ${bytes} is not in 1..${this.dataSize - TRAILER_SIZE} for this ring`,
+      );
+    }
+    const want = (bytes + 7) & ~7;
+    const control = this.memory.control;
+    control.pendingSendSize = want;
+    this.pendingArmed = true;
+    this.readCache = this.validRead(control.readIndex);
+    return this.hasRoom(this.tail, want);
+  }
+
+  /**
+   * Whether a packet of `total` bytes (with trailer) fits after `w` with the
+   * cached read index: raw free space must exceed it (§1.4).
+   */
+  private hasRoom(w: number, total: number): boolean {
+    const d = w - this.readCache;
+    const used = d < 0 ? d + this.dataSize : d;
+    return this.dataSize - used > total;
+  }
+
+  private validRead(r: number): number {
+    if (r >= this.dataSize || r % 8 !== 0) {
+      throw new RingCorruptError(
+        'VMBUS_RING_BAD_READ_INDEX',
+        `Read index ${r} is not a multiple of 8 below the data size ${this.dataSize}`,
+        this.tail,
+      );
+    }
+    return r;
+  }
+}
