@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+/**
+ * The `vmbus` command. Argument parsing is commander's; every parse error is
+ * one line on stderr and exit status 2, and nothing is written.
+ *
+ * @module
+ */
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { type CommandOutput, ringDecode, ringDump, ringEncode } from './ring-command.js';
+import { terminalStyle } from './terminal-style.js';
+import { EXIT_USAGE, UsageError } from './usage-error.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+const io: CommandOutput = {
+  out: (text) => process.stdout.write(text),
+  style: terminalStyle(process.stdout, process.env),
+};
+
+/**
+ * Builds the command tree.
+ *
+ * @param setExit - receives each action's exit status
+ * @returns the root command
+ */
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('vmbus')
+    .description('Hyper-V VMBus rings, channels and the KMCL driver model, without a Hyper-V host')
+    .version(pkg.version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`vmbus: ${s.replace(/^error: /, '').trim()}\n`),
+    })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ vmbus ring encode spec.json ring.img   build a ring image from a packet list
+  $ vmbus ring decode ring.img             print its packets as JSON
+  $ vmbus ring dump ring.img               show it for people`,
+    );
+
+  const ring = program
+    .command('ring')
+    .description('encode, decode and inspect ring images (control page + data area)')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 ok, 2 bad input, 3 damaged ring (decode, dump).`,
+    );
+
+  ring
+    .command('encode')
+    .description('write a ring image from a JSON packet list and print the write outcomes as JSON')
+    .argument('<spec>', 'JSON spec: dataSize, indices, control values, packets[]')
+    .argument('<out>', 'image file to write')
+    .addHelpText(
+      'after',
+      `
+Prints {"results":[{"written":true,"signal":true},...],"readIndex":N,"writeIndex":N}.
+A packet that does not fit is skipped ("written": false).
+
+Example:
+  $ echo '{"dataSize":4096,"packets":[{"type":6,"flags":1,"transactionId":"0x2a","payload":"0102"}]}' > s.json
+  $ vmbus ring encode s.json ring.img`,
+    )
+    .action((spec: string, out: string) => setExit(ringEncode(spec, out, io)));
+
+  ring
+    .command('decode')
+    .description('print every packet from the read index to the write index as one JSON object')
+    .argument('<image>', 'ring image file (read only)')
+    .addHelpText(
+      'after',
+      `
+Prints {"packets":[...],"readIndex":N,"writeIndex":N} and, on damage,
+"error":{"code":...,"reason":...,"offset":N} after the good packets (exit 3).
+
+Example:
+  $ vmbus ring decode ring.img`,
+    )
+    .action((image: string) => setExit(ringDecode(image, io)));
+
+  ring
+    .command('dump')
+    .description('show the control page, space, packets and any damage for people')
+    .argument('<image>', 'ring image file (read only)')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ vmbus ring dump ring.img`,
+    )
+    .action((image: string) => setExit(ringDump(image, io)));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every parse error was printed as one line.
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`vmbus: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  return code;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(
+      `vmbus: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
