@@ -181,7 +181,9 @@ function hex(n: number): string {
 
 function table(rows: string[][]): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  for (const row of rows) {
+    for (const [i, c] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  }
   return rows.map((row) =>
     row
       .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
