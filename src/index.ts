@@ -8,4 +8,5 @@
 
 export * from './protocol/index.js';
 export * from './ring/index.js';
+export { EventWord } from './signal/event-word.js';
 export { VmbusError } from './status/vmbus-error.js';

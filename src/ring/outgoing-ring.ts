@@ -149,21 +149,6 @@ export class OutgoingRing {
     payload: Uint8Array,
     ext: Uint8Array = EMPTY,
   ): boolean {
-    const extLength = ext.length;
-    const body = DESCRIPTOR_SIZE + extLength + payload.length;
-    const length = (body + 7) & ~7;
-    const total = length + TRAILER_SIZE;
-    if ((extLength & 7) !== 0) {
-      throw new RangeError(`Extension header of ${extLength} bytes is not a multiple of 8`);
-    }
-    if (length > this.maxPacketLength) {
-      throw new RangeError(
-        `Packet of ${length} bytes can never fit a ring whose largest packet is ${this.maxPacketLength} bytes`,
-      );
-    }
-    if ((type & 0xffff) !== type || (flags & 0xffff) !== flags) {
-      throw new RangeError(`Packet type ${type} or flags ${flags} does not fit in a u16`);
-    }
     let lo: number;
     let hi: number;
     if (typeof transactionId === 'number') {
@@ -179,7 +164,49 @@ export class OutgoingRing {
       lo = Number(transactionId & 0xffff_ffffn);
       hi = Number(transactionId >> 32n);
     }
+    return this.writePacket(type, flags, lo, hi, payload, ext);
+  }
 
+  /**
+   * {@link OutgoingRing.write} with the transaction id as two u32 halves:
+   * the allocation-free form for any u64 id.
+   *
+   * @param type - packet type (the writer does not judge it: a tool may craft any)
+   * @param flags - descriptor flags
+   * @param idLow - low 32 bits of the transaction id
+   * @param idHigh - high 32 bits of the transaction id
+   * @param payload - payload bytes (padded with zeros to 8)
+   * @param ext - extension header, a multiple of 8 bytes
+   * @returns true when written; false when the ring is full now, with
+   *   {@link OutgoingRing.bytesNeeded} set
+   * @throws RangeError when the packet can never fit this ring or a field is out of range
+   * @throws RingCorruptError when the peer's read index is invalid
+   */
+  writePacket(
+    type: number,
+    flags: number,
+    idLow: number,
+    idHigh: number,
+    payload: Uint8Array,
+    ext: Uint8Array = EMPTY,
+  ): boolean {
+    const extLength = ext.length;
+    const body = DESCRIPTOR_SIZE + extLength + payload.length;
+    const length = (body + 7) & ~7;
+    const total = length + TRAILER_SIZE;
+    if ((extLength & 7) !== 0) {
+      throw new RangeError(`Extension header of ${extLength} bytes is not a multiple of 8`);
+    }
+    if (length > this.maxPacketLength) {
+      throw new RangeError(
+        `Packet of ${length} bytes can never fit a ring whose largest packet is ${this.maxPacketLength} bytes`,
+      );
+    }
+    if ((type & 0xffff) !== type || (flags & 0xffff) !== flags) {
+      throw new RangeError(`Packet type ${type} or flags ${flags} does not fit in a u16`);
+    }
+    const lo = idLow >>> 0;
+    const hi = idHigh >>> 0;
     const size = this.dataSize;
     const w = this.tail;
     if (!this.hasRoom(w, total)) {
