@@ -77,6 +77,8 @@ export class IncomingRing {
 
   private committed: number;
   private head: number;
+  /** The last validated snapshot of the write index (spec §4.3 item 1). */
+  private writeCache: number;
   private masked: boolean;
   private failure: RingCorruptError | null = null;
   private readonly packet: IncomingPacket;
@@ -95,6 +97,7 @@ export class IncomingRing {
     const r = this.memory.control.readIndex;
     this.committed = r;
     this.head = r;
+    this.writeCache = r;
     this.masked = this.memory.control.interruptMask !== 0;
     this.packet = new IncomingPacket(this.memory);
     if (r >= this.dataSize || r % 8 !== 0) {
@@ -148,8 +151,13 @@ export class IncomingRing {
     if (this.failure !== null) throw this.failure;
     const size = this.dataSize;
     const head = this.head;
-    const w = this.loadWriteIndex();
-    if (w === head) return null;
+    // Use the last snapshot while it shows data; load a new one (one atomic
+    // load, validated) only when everything it showed has been read.
+    let w = this.writeCache;
+    if (w === head) {
+      w = this.loadWriteIndex();
+      if (w === head) return null;
+    }
     const avail = w > head ? w - head : w - head + size;
     if (avail < MIN_PACKET_BYTES) {
       return this.fail(
@@ -287,6 +295,7 @@ export class IncomingRing {
         `Write index ${w} is not a multiple of 8 below the data size ${this.dataSize}`,
       );
     }
+    this.writeCache = w;
     return w;
   }
 

@@ -50,6 +50,12 @@ export class OutgoingRing {
   readonly memory: RingMemory;
   /** Bytes in the data area. */
   readonly dataSize: number;
+  /**
+   * The largest packet (descriptor, headers, payload and padding, without the
+   * trailer) that fits an empty ring of this size: `dataSize - 16`, at most
+   * the 524 280 bytes `len8` can describe.
+   */
+  readonly maxPacketLength: number;
   /** Set by a {@link OutgoingRing.write} that returned false: bytes the packet needs (with trailer). */
   bytesNeeded = 0;
   /** Packets written (committed or not). */
@@ -76,6 +82,7 @@ export class OutgoingRing {
   constructor(buffer: ArrayBufferLike, byteOffset = 0, byteLength?: number) {
     this.memory = new RingMemory(buffer, byteOffset, byteLength ?? buffer.byteLength - byteOffset);
     this.dataSize = this.memory.dataSize;
+    this.maxPacketLength = Math.min(this.dataSize - 2 * TRAILER_SIZE, MAX_LEN8 * 8);
     const w = this.memory.control.writeIndex;
     if (w >= this.dataSize || w % 8 !== 0) {
       throw new RingCorruptError(
@@ -87,14 +94,6 @@ export class OutgoingRing {
     this.committed = w;
     this.tail = w;
     this.readCache = this.validRead(this.memory.control.readIndex);
-  }
-
-  /**
-   * The largest packet (descriptor, headers, payload and padding, without the
-   * trailer) that fits an empty ring of this size: `dataSize - 16`.
-   */
-  get maxPacketLength(): number {
-    return Math.min(this.dataSize - 2 * TRAILER_SIZE, MAX_LEN8 * 8);
   }
 
   /** The write index as published to the reader. */
@@ -245,7 +244,8 @@ export class OutgoingRing {
     }
     this.packetsWritten++;
     this.bytesWritten += total;
-    const used = this.usedBytes;
+    const d = this.tail - this.readCache;
+    const used = d < 0 ? d + size : d;
     if (used > this.highWater) this.highWater = used;
     return true;
   }

@@ -22,11 +22,12 @@
 import { CONTROL_PAGE_SIZE, ControlPage } from './control-page.js';
 
 /**
- * Copies up to this many bytes go byte by byte, which allocates nothing; longer
- * copies use `TypedArray.set` on a `subarray` view (one short-lived view per
- * copy, which the memcpy speed repays many times over).
+ * Copies up to this many bytes move word by word and allocate nothing; longer
+ * copies use `TypedArray.set` (memcpy), on a `subarray` view where the copy
+ * covers part of an array: one short-lived view object per copy, repaid many
+ * times over by the copy speed.
  */
-const SMALL_COPY = 256;
+const SMALL_COPY = 128;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -42,6 +43,17 @@ export class RingMemory {
   readonly bytes: Uint8Array;
   /** The data area, 32-bit word view (platform order, checked little-endian). */
   readonly words: Uint32Array;
+
+  // Word views of the last caller arrays copied from and to, and where those
+  // arrays start in their buffers (a typed array's own getters are slow).
+  private inArray: Uint8Array | null = null;
+  private inBuffer: ArrayBufferLike | null = null;
+  private inWords: Uint32Array = new Uint32Array(0);
+  private inBase = 0;
+  private outArray: Uint8Array | null = null;
+  private outBuffer: ArrayBufferLike | null = null;
+  private outWords: Uint32Array = new Uint32Array(0);
+  private outBase = 0;
 
   /**
    * @param buffer - memory holding the ring
@@ -82,6 +94,9 @@ export class RingMemory {
 
   /**
    * Copies `src[start, end)` into the data area at `pos`, wrapping at the end.
+   * Small copies move 32-bit words when both sides are 4-aligned (through a
+   * word view of the source's buffer, built once per buffer: arrays carved
+   * from one buffer, like a packet pool, share it) and allocate nothing; large ones use `TypedArray.set`.
    *
    * @param src - source bytes
    * @param start - first source byte
@@ -93,22 +108,55 @@ export class RingMemory {
     const n = end - start;
     const size = this.dataSize;
     const room = size - pos;
-    if (n <= room) {
-      if (start === 0 && end === src.length) this.bytes.set(src, pos);
-      else if (n <= SMALL_COPY) for (let i = 0; i < n; i++) this.bytes[pos + i] = src[start + i]!;
-      else this.bytes.set(src.subarray(start, end), pos);
-      const next = pos + n;
-      return next === size ? 0 : next;
+    if (n <= room && start === 0 && end === src.length && n >= 32) {
+      // The whole source, contiguous: memcpy with no view to allocate.
+      this.bytes.set(src, pos);
+      return pos + n === size ? 0 : pos + n;
     }
-    // Wraps: two copies, at the end of the data area and at its start.
-    this.bytes.set(src.subarray(start, start + room), pos);
-    this.bytes.set(src.subarray(start + room, end), 0);
-    return n - room;
+    if (n > SMALL_COPY) {
+      if (n <= room) {
+        this.bytes.set(src.subarray(start, end), pos);
+        return pos + n === size ? 0 : pos + n;
+      }
+      // Wraps: two copies, at the end of the data area and at its start.
+      this.bytes.set(src.subarray(start, start + room), pos);
+      this.bytes.set(src.subarray(start + room, end), 0);
+      return n - room;
+    }
+    const bytes = this.bytes;
+    if (src !== this.inArray) {
+      const buffer = src.buffer;
+      if (buffer !== this.inBuffer) {
+        this.inBuffer = buffer;
+        this.inWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+      }
+      this.inArray = src;
+      this.inBase = src.byteOffset;
+    }
+    const at = this.inBase + start;
+    let p = pos;
+    let i = 0;
+    if (((at | pos) & 3) === 0) {
+      const count = n >>> 2;
+      const first = Math.min(count, (size - pos) >>> 2);
+      copyWords(this.words, pos >>> 2, this.inWords, at >>> 2, first);
+      copyWords(this.words, 0, this.inWords, (at >>> 2) + first, count - first);
+      i = count << 2;
+      p = first < count ? (count - first) << 2 : pos + i;
+      if (p === size) p = 0;
+    }
+    for (; i < n; i++) {
+      bytes[p] = src[start + i]!;
+      if (++p === size) p = 0;
+    }
+    return p;
   }
 
   /**
    * Copies `n` data-area bytes starting at `pos` into `dst` at `dstOffset`,
-   * wrapping at the end of the data area.
+   * wrapping at the end of the data area. Small copies move 32-bit words
+   * when both sides are 4-aligned and allocate nothing; large ones use
+   * `TypedArray.set` on a view of the ring (one short-lived view object).
    *
    * @param pos - data-area offset, below `dataSize`
    * @param n - bytes to copy, at most `dataSize`
@@ -116,15 +164,43 @@ export class RingMemory {
    * @param dstOffset - offset in `dst`
    */
   copyOut(pos: number, n: number, dst: Uint8Array, dstOffset: number): void {
-    const room = this.dataSize - pos;
+    const size = this.dataSize;
+    const room = size - pos;
     const bytes = this.bytes;
-    if (n <= room) {
-      if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[dstOffset + i] = bytes[pos + i]!;
-      else dst.set(bytes.subarray(pos, pos + n), dstOffset);
+    if (n > SMALL_COPY) {
+      if (n <= room) {
+        dst.set(bytes.subarray(pos, pos + n), dstOffset);
+        return;
+      }
+      dst.set(bytes.subarray(pos, size), dstOffset);
+      dst.set(bytes.subarray(0, n - room), dstOffset + room);
       return;
     }
-    dst.set(bytes.subarray(pos, this.dataSize), dstOffset);
-    dst.set(bytes.subarray(0, n - room), dstOffset + room);
+    if (dst !== this.outArray) {
+      const buffer = dst.buffer;
+      if (buffer !== this.outBuffer) {
+        this.outBuffer = buffer;
+        this.outWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+      }
+      this.outArray = dst;
+      this.outBase = dst.byteOffset;
+    }
+    const at = this.outBase + dstOffset;
+    let p = pos;
+    let i = 0;
+    if (((at | pos) & 3) === 0) {
+      const count = n >>> 2;
+      const first = Math.min(count, room >>> 2);
+      copyWords(this.outWords, at >>> 2, this.words, pos >>> 2, first);
+      copyWords(this.outWords, (at >>> 2) + first, this.words, 0, count - first);
+      i = count << 2;
+      p = first < count ? (count - first) << 2 : pos + i;
+      if (p === size) p = 0;
+    }
+    for (; i < n; i++) {
+      dst[dstOffset + i] = bytes[p]!;
+      if (++p === size) p = 0;
+    }
   }
 
   /**
@@ -153,4 +229,24 @@ export class RingMemory {
     const next = pos + n;
     return next >= this.dataSize ? next - this.dataSize : next;
   }
+}
+
+/**
+ * Copies `count` 32-bit words, four at a time.
+ *
+ * @param to - destination words
+ * @param d - first destination word
+ * @param from - source words
+ * @param s - first source word
+ * @param count - words to copy (may be 0)
+ */
+function copyWords(to: Uint32Array, d: number, from: Uint32Array, s: number, count: number): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    to[d + i] = from[s + i]!;
+    to[d + i + 1] = from[s + i + 1]!;
+    to[d + i + 2] = from[s + i + 2]!;
+    to[d + i + 3] = from[s + i + 3]!;
+  }
+  for (; i < count; i++) to[d + i] = from[s + i]!;
 }
