@@ -28,9 +28,13 @@ const bells = new Int32Array(setup.bells);
 const toReader = new EventWord(bells, 0);
 const toWriter = new EventWord(bells, 1);
 const port = parentPort!;
+const outgoing =
+  setup.impl === 'ring' && setup.role === 'writer' ? new OutgoingRing(setup.ring) : null;
+const incoming =
+  setup.impl === 'ring' && setup.role === 'reader' ? new IncomingRing(setup.ring) : null;
+const naive = setup.impl === 'naive' ? new NaiveRing(setup.ring) : null;
 
-function ringWriter(n: number): void {
-  const ring = (ringWriter.ring ??= new OutgoingRing(setup.ring));
+function ringWriter(ring: OutgoingRing, n: number): void {
   const payload = new Uint8Array(setup.size).fill(0x5a);
   const { batch, spin } = setup;
   // Commit after `batch` packets or 1/16 of the ring, whichever comes first,
@@ -57,10 +61,8 @@ function ringWriter(n: number): void {
   }
   if (ring.commitWrite()) toReader.signal();
 }
-ringWriter.ring = undefined as OutgoingRing | undefined;
 
-function ringReader(n: number): number {
-  const ring = (ringReader.ring ??= new IncomingRing(setup.ring));
+function ringReader(ring: IncomingRing, n: number): number {
   const dst = new Uint8Array(setup.size + 8);
   const { spin } = setup;
   const batchBytes = ring.dataSize >>> 4;
@@ -98,20 +100,16 @@ function ringReader(n: number): number {
   if (ring.commitRead()) toWriter.signal();
   return bad;
 }
-ringReader.ring = undefined as IncomingRing | undefined;
 
-function naiveWriter(n: number): void {
-  const ring = (naiveWriter.ring ??= new NaiveRing(setup.ring));
+function naiveWriter(ring: NaiveRing, n: number): void {
   const payload = new Uint8Array(setup.size).fill(0x5a);
   for (let i = 0; i < n; i++) {
     payload[0] = i & 255;
     while (!ring.write(payload, i)); // naive: polls, never sleeps
   }
 }
-naiveWriter.ring = undefined as NaiveRing | undefined;
 
-function naiveReader(n: number): number {
-  const ring = (naiveReader.ring ??= new NaiveRing(setup.ring));
+function naiveReader(ring: NaiveRing, n: number): number {
   const dst = new Uint8Array(setup.size + 8);
   let bad = 0;
   for (let i = 0; i < n; i++) {
@@ -121,15 +119,13 @@ function naiveReader(n: number): number {
   }
   return bad;
 }
-naiveReader.ring = undefined as NaiveRing | undefined;
 
 port.on('message', ({ n }: { n: number }) => {
   const t0 = nowNs();
   let bad = 0;
-  if (setup.impl === 'ring') {
-    if (setup.role === 'writer') ringWriter(n);
-    else bad = ringReader(n);
-  } else if (setup.role === 'writer') naiveWriter(n);
-  else bad = naiveReader(n);
+  if (outgoing) ringWriter(outgoing, n);
+  else if (incoming) bad = ringReader(incoming, n);
+  else if (naive && setup.role === 'writer') naiveWriter(naive, n);
+  else if (naive) bad = naiveReader(naive, n);
   port.postMessage({ t0, t1: nowNs(), bad });
 });

@@ -83,7 +83,7 @@ export class IncomingPacket {
    * @throws RangeError when `dst` is too small for what is copied
    */
   copyPayload(dst: Uint8Array, dstOffset = 0, max = this.payloadLength): number {
-    const n = max < this.payloadLength ? max : this.payloadLength;
+    const n = Math.min(max, this.payloadLength);
     if (dstOffset < 0 || dstOffset + n > dst.length) {
       throw new RangeError(
         `Payload of ${n} bytes does not fit at offset ${dstOffset} of ${dst.length}`,
