@@ -98,7 +98,7 @@ export function ringDump(imagePath: string, io: CommandOutput): number {
   const r = control.readIndex;
   lines.push(style.bold(`ring image ${imagePath}`));
   lines.push(
-    `  data area        ${dataSize} bytes (${dataSize / 4096} pages) after a 4096-byte control page`,
+    `  data area        ${dataSize} bytes (${dataSize / 4096} page${dataSize === 4096 ? '' : 's'}) after a 4096-byte control page`,
   );
   lines.push(`  write index      ${hex(w)} (${w})`);
   lines.push(`  read index       ${hex(r)} (${r})`);
