@@ -10,7 +10,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cliPath, ringVectorsDir } from './shared-paths.js';
+import { cliPath, ringVectors } from './shared-paths.js';
+
+const ringVectorsDir = ringVectors();
 
 function vmbus(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cliPath, ...args], {

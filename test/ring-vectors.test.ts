@@ -16,7 +16,9 @@ import {
   parseRingSpec,
   RingCorruptError,
 } from 'vmbus-kmcl/ring';
-import { ringVectorsDir } from './shared-paths.js';
+import { ringVectors } from './shared-paths.js';
+
+const ringVectorsDir = ringVectors();
 
 interface Vector {
   name: string;

@@ -14,12 +14,16 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 /** The shared folder beside the repository. */
 export const sharedDir = process.env.VMBUS_SHARED_DIR ?? resolve(repoRoot, '..', 'shared');
 
-/** The ring vectors. */
-export const ringVectorsDir = join(sharedDir, 'vectors', 'ring');
+/**
+ * The ring vectors folder; throws (never skips) when it is missing.
+ *
+ * @returns the folder
+ */
+export function ringVectors(): string {
+  const dir = join(sharedDir, 'vectors', 'ring');
+  if (!existsSync(dir)) throw new Error(`Ring vectors not found at ${dir}; set VMBUS_SHARED_DIR`);
+  return dir;
+}
 
 /** The built command-line entry point. */
 export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-
-if (!existsSync(ringVectorsDir)) {
-  throw new Error(`Ring vectors not found at ${ringVectorsDir}; set VMBUS_SHARED_DIR`);
-}
