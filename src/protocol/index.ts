@@ -7,6 +7,23 @@
  */
 
 export {
+  CHANNEL_MESSAGES,
+  type ChannelMessage,
+  ChannelMessageError,
+  type ChannelMessageErrorCode,
+  type ChannelMessageFields,
+  type ChannelMessageName,
+  encodeChannelMessage,
+  type FieldKind,
+  MAX_MESSAGE_SIZE,
+  MESSAGE_HEADER_SIZE,
+  MESSAGE_NAMES,
+  type MessageContext,
+  type MessageSender,
+  parseChannelMessage,
+} from './channel-messages.js';
+export { type Guid, NIL_GUID, parseGuid, readGuid, writeGuid } from './guid.js';
+export {
   checkDescriptor,
   DESCRIPTOR_SIZE,
   type DescriptorViolation,
@@ -39,3 +56,12 @@ export {
   type TransferPageRange,
   transferPageHeaderLength,
 } from './packet-ranges.js';
+export {
+  CONNECTION_STATE,
+  OFFER_FLAG,
+  OPEN_FLAG,
+  VMBUS_FEATURE,
+  VMBUS_VERSION,
+  VMBUS_VERSIONS_NEWEST_FIRST,
+  versionName,
+} from './versions.js';
