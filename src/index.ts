@@ -6,7 +6,10 @@
  * @module
  */
 
+export * from './bus/index.js';
+export { GuestMemory, MemoryAccessError, MemoryDescriptor, PageAllocator } from './memory/index.js';
 export * from './protocol/index.js';
 export * from './ring/index.js';
 export { EventWord } from './signal/event-word.js';
+export { NT_SUCCESS, NTSTATUS, type NtStatusName, ntStatusName } from './status/ntstatus.js';
 export { VmbusError } from './status/vmbus-error.js';

@@ -14,8 +14,17 @@ import { repoRoot } from './shared-paths.js';
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
 
 /** Layer order, lowest first (README's architecture section). */
-const LAYERS = ['status', 'protocol', 'ring', 'signal', 'cli'];
-const RANK: Record<string, number> = { status: 0, protocol: 1, ring: 2, signal: 2, cli: 9 };
+const LAYERS = ['status', 'protocol', 'memory', 'ring', 'signal', 'bus', 'node', 'cli'];
+const RANK: Record<string, number> = {
+  status: 0,
+  protocol: 1,
+  memory: 1,
+  ring: 2,
+  signal: 2,
+  bus: 3,
+  node: 4,
+  cli: 9,
+};
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -28,8 +37,8 @@ function sources(dir: string): string[] {
 }
 
 describe('package layout', () => {
-  it('exports ".", "./ring" and "./protocol" with types first', async () => {
-    for (const sub of ['.', './ring', './protocol']) {
+  it('exports every layer with types first', async () => {
+    for (const sub of ['.', './ring', './protocol', './bus', './memory', './node']) {
       const entry = pkg.exports[sub];
       assert.deepEqual(
         Object.keys(entry),
@@ -44,6 +53,10 @@ describe('package layout', () => {
     assert.equal(root.PACKET_TYPE_GPA_DIRECT, protocol.PACKET_TYPE_GPA_DIRECT);
     assert.equal(typeof root.VmbusError, 'function');
     assert.equal(typeof root.EventWord, 'function');
+    assert.equal(root.VmbusHost, (await import('vmbus-kmcl/bus')).VmbusHost);
+    assert.equal(root.GuestMemory, (await import('vmbus-kmcl/memory')).GuestMemory);
+    assert.equal(typeof (await import('vmbus-kmcl/node')).startGuestWorker, 'function');
+    assert.equal('startGuestWorker' in root, false, 'the root export stays free of node: modules');
   });
 
   it('declares the vmbus command and Node 20 as the floor', () => {
@@ -55,7 +68,7 @@ describe('package layout', () => {
   it('imports node: modules only in the command-line layer', () => {
     for (const file of sources(join(repoRoot, 'src'))) {
       const rel = relative(join(repoRoot, 'src'), file);
-      if (rel.startsWith('cli/') || rel.endsWith('.test.ts')) continue;
+      if (rel.startsWith('cli/') || rel.startsWith('node/') || rel.endsWith('.test.ts')) continue;
       const text = readFileSync(file, 'utf8');
       assert.doesNotMatch(text, /from ['"]node:/, `${rel} imports a node: module`);
       assert.doesNotMatch(text, /\bprocess\./, `${rel} uses process`);

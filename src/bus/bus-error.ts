@@ -1,0 +1,36 @@
+/**
+ * The typed error of the bus layer: a control-plane operation the peer
+ * refused or that can no longer complete.
+ *
+ * @module
+ */
+
+import { ntStatusName } from '../status/ntstatus.js';
+import { VmbusError } from '../status/vmbus-error.js';
+
+/** Stable codes of bus failures. */
+export type BusErrorCode =
+  | 'VMBUS_BUS_VERSION_REFUSED'
+  | 'VMBUS_BUS_OPEN_FAILED'
+  | 'VMBUS_BUS_GPADL_FAILED'
+  | 'VMBUS_BUS_RESCINDED'
+  | 'VMBUS_BUS_DISCONNECTED'
+  | 'VMBUS_BUS_BAD_STATE';
+
+/** A bus operation failed; `status` carries the peer's NTSTATUS when it sent one. */
+export class BusError extends VmbusError {
+  declare readonly code: BusErrorCode;
+  /** The NTSTATUS the peer answered with, or 0. */
+  readonly status: number;
+
+  /**
+   * @param code - what failed
+   * @param reason - a sentence quoting the values
+   * @param status - the peer's NTSTATUS, if any
+   */
+  constructor(code: BusErrorCode, reason: string, status = 0) {
+    super(code, status === 0 ? reason : `${reason}: ${ntStatusName(status)}`);
+    this.name = 'BusError';
+    this.status = status;
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The data path of one open channel, the same on both sides: an outgoing
+ * ring, an incoming ring, and the signal to the peer. Interrupts are sent
+ * only when the ring rules of spec vmbus-wire.md §1.8 say so, and counted;
+ * a full ring is waited out with pending-send-size flow control.
+ *
+ * Draining follows the reader protocol of §1.8: mask, read everything,
+ * commit (signalling the writer if its space request was met), unmask and
+ * re-check, so a packet that races the unmask is never stranded.
+ *
+ * @module
+ */
+
+import type { IncomingPacket } from '../ring/incoming-packet.js';
+import type { IncomingRing } from '../ring/incoming-ring.js';
+import type { OutgoingRing } from '../ring/outgoing-ring.js';
+import { RingCorruptError } from '../ring/ring-error.js';
+import { VmbusError } from '../status/vmbus-error.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** Why a channel's data path ended. */
+export type PipeCloseReason = 'closed' | 'rescinded' | 'peer-gone' | 'corrupt' | 'unloaded';
+
+/** The channel's data path is closed: the operation cannot complete. */
+export class ChannelClosedError extends VmbusError {
+  /** Why the channel closed. */
+  readonly closeReason: PipeCloseReason;
+
+  /**
+   * @param relid - the channel
+   * @param reason - why it closed
+   */
+  constructor(relid: number, reason: PipeCloseReason) {
+    super('VMBUS_CHANNEL_CLOSED', `Channel ${relid} is closed (${reason})`);
+    this.name = 'ChannelClosedError';
+    this.closeReason = reason;
+  }
+}
+
+/** Counters of one pipe. */
+export interface PipeStats {
+  packetsSent: number;
+  bytesSent: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  interruptsSent: number;
+  interruptsSuppressed: number;
+  interruptsReceived: number;
+  ringFull: number;
+}
+
+/**
+ * One open channel's rings and signal.
+ */
+export class ChannelPipe {
+  /** The channel id. */
+  readonly relid: number;
+  /** Ring this side writes. */
+  readonly outgoing: OutgoingRing;
+  /** Ring this side reads. */
+  readonly incoming: IncomingRing;
+  /** Counters. */
+  readonly stats: PipeStats = {
+    packetsSent: 0,
+    bytesSent: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    interruptsSent: 0,
+    interruptsSuppressed: 0,
+    interruptsReceived: 0,
+    ringFull: 0,
+  };
+  /**
+   * Called when the peer signalled and packets may be waiting. The default
+   * drains into {@link ChannelPipe.onPacket}.
+   */
+  onSignal: (() => void) | null = null;
+  /** Called for each packet by the default drain; the view is valid during the call. */
+  onPacket: ((packet: IncomingPacket) => void) | null = null;
+  /** Called once when the pipe closes. */
+  onClose: ((reason: PipeCloseReason, error?: Error) => void) | null = null;
+
+  private readonly signalPeer: () => void;
+  private open = true;
+  private reason: PipeCloseReason = 'closed';
+  private spaceWaiters: { bytes: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private draining = false;
+
+  /**
+   * @param relid - channel id
+   * @param outgoing - the ring this side writes
+   * @param incoming - the ring this side reads
+   * @param signalPeer - raises the peer's channel event
+   */
+  constructor(
+    relid: number,
+    outgoing: OutgoingRing,
+    incoming: IncomingRing,
+    signalPeer: () => void,
+  ) {
+    this.relid = relid;
+    this.outgoing = outgoing;
+    this.incoming = incoming;
+    this.signalPeer = signalPeer;
+  }
+
+  /** Whether the pipe still carries packets. */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Why the pipe closed (meaningful once closed). */
+  get closeReason(): PipeCloseReason {
+    return this.reason;
+  }
+
+  /**
+   * Writes one packet without publishing it (see {@link ChannelPipe.flush}).
+   *
+   * @param type - packet type
+   * @param flags - descriptor flags
+   * @param idLow - low half of the transaction id
+   * @param idHigh - high half of the transaction id
+   * @param payload - payload
+   * @param ext - extension header (GPA-direct, transfer-page)
+   * @returns false when the ring is full
+   * @throws ChannelClosedError when the pipe is closed
+   */
+  write(
+    type: number,
+    flags: number,
+    idLow: number,
+    idHigh: number,
+    payload: Uint8Array,
+    ext: Uint8Array = EMPTY,
+  ): boolean {
+    if (!this.open) throw new ChannelClosedError(this.relid, this.reason);
+    if (!this.outgoing.writePacket(type, flags, idLow, idHigh, payload, ext)) {
+      this.stats.ringFull++;
+      return false;
+    }
+    this.stats.packetsSent++;
+    this.stats.bytesSent += payload.length;
+    return true;
+  }
+
+  /**
+   * Publishes written packets and signals the peer if the ring rules say so.
+   */
+  flush(): void {
+    if (this.outgoing.uncommittedBytes === 0) return;
+    if (this.outgoing.commitWrite()) {
+      this.stats.interruptsSent++;
+      this.signalPeer();
+    } else {
+      this.stats.interruptsSuppressed++;
+    }
+  }
+
+  /**
+   * Writes and publishes one packet.
+   *
+   * @param type - packet type
+   * @param flags - descriptor flags
+   * @param idLow - low half of the transaction id
+   * @param idHigh - high half of the transaction id
+   * @param payload - payload
+   * @param ext - extension header
+   * @returns false when the ring is full (nothing was written)
+   * @throws ChannelClosedError when the pipe is closed
+   */
+  send(
+    type: number,
+    flags: number,
+    idLow: number,
+    idHigh: number,
+    payload: Uint8Array,
+    ext: Uint8Array = EMPTY,
+  ): boolean {
+    if (!this.write(type, flags, idLow, idHigh, payload, ext)) return false;
+    this.flush();
+    return true;
+  }
+
+  /**
+   * Sends one packet, waiting for space while the ring is full.
+   *
+   * @param type - packet type
+   * @param flags - descriptor flags
+   * @param idLow - low half of the transaction id
+   * @param idHigh - high half of the transaction id
+   * @param payload - payload
+   * @param ext - extension header
+   * @returns a promise that settles once the packet is in the ring
+   * @throws ChannelClosedError (rejection) when the pipe closes first
+   */
+  async sendAsync(
+    type: number,
+    flags: number,
+    idLow: number,
+    idHigh: number,
+    payload: Uint8Array,
+    ext: Uint8Array = EMPTY,
+  ): Promise<void> {
+    while (!this.send(type, flags, idLow, idHigh, payload, ext)) {
+      this.flush();
+      await this.waitForSpace(this.outgoing.bytesNeeded);
+    }
+  }
+
+  /**
+   * Waits until `bytes` are free in the outgoing ring: asks the reader to
+   * signal (pending send size) and re-checks first.
+   *
+   * @param bytes - bytes needed, with trailer
+   * @returns a promise that settles when the space is free
+   * @throws ChannelClosedError (rejection) when the pipe closes first
+   */
+  waitForSpace(bytes: number): Promise<void> {
+    if (!this.open) return Promise.reject(new ChannelClosedError(this.relid, this.reason));
+    if (this.outgoing.requestSpace(bytes)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.spaceWaiters.push({ bytes, resolve, reject }));
+  }
+
+  /**
+   * Reads every waiting packet into `handler`, following the mask, commit,
+   * unmask, re-check protocol; signals the writer when its space request
+   * was met.
+   *
+   * @param handler - receives each packet; the view is valid during the call
+   * @returns packets handled
+   */
+  drain(handler: (packet: IncomingPacket) => void): number {
+    if (!this.open || this.draining) return 0;
+    this.draining = true;
+    let count = 0;
+    try {
+      const ring = this.incoming;
+      for (;;) {
+        ring.maskInterrupts();
+        for (let p = ring.read(); p !== null && this.open; p = ring.read()) {
+          count++;
+          this.stats.packetsReceived++;
+          this.stats.bytesReceived += p.payloadLength;
+          handler(p);
+        }
+        if (ring.commitRead()) {
+          this.stats.interruptsSent++;
+          this.signalPeer();
+        }
+        if (!this.open || !ring.unmaskInterrupts()) break;
+      }
+    } catch (e) {
+      if (!(e instanceof RingCorruptError)) throw e;
+      this.close('corrupt', e);
+    } finally {
+      this.draining = false;
+    }
+    return count;
+  }
+
+  /**
+   * The peer raised this channel's event: wake writers waiting for space,
+   * then let the reader drain.
+   */
+  notify(): void {
+    if (!this.open) return;
+    this.stats.interruptsReceived++;
+    if (this.spaceWaiters.length > 0) {
+      const waiters = this.spaceWaiters;
+      this.spaceWaiters = [];
+      for (const w of waiters) {
+        if (this.outgoing.requestSpace(w.bytes)) w.resolve();
+        else this.spaceWaiters.push(w);
+      }
+    }
+    if (this.onSignal) this.onSignal();
+    else if (this.onPacket) this.drain(this.onPacket);
+  }
+
+  /**
+   * Ends the data path: no more packets either way; space waiters reject
+   * with {@link ChannelClosedError}.
+   *
+   * @param reason - why
+   * @param error - the damage, for `corrupt`
+   */
+  close(reason: PipeCloseReason, error?: Error): void {
+    if (!this.open) return;
+    this.open = false;
+    this.reason = reason;
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const w of waiters) w.reject(new ChannelClosedError(this.relid, reason));
+    this.onClose?.(reason, error);
+  }
+}

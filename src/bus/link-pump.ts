@@ -1,0 +1,95 @@
+/**
+ * The I/O loop of one link endpoint: waits on the endpoint's doorbell with
+ * `Atomics.waitAsync` (so it never blocks or busy-waits a main thread),
+ * hands every message and channel event to the side's state machine, and
+ * detaches it when the link closes or its message ring is corrupt.
+ *
+ * @module
+ */
+
+import type { LinkEndpoint } from './partition-link.js';
+
+/** The state machine a pump feeds: a {@link HostPartition} or a {@link VmbusGuest}. */
+export interface LinkTarget {
+  /** One message from the peer. */
+  receive(bytes: Uint8Array): void;
+  /** The peer signalled channel `relid`. */
+  channelEvent(relid: number): void;
+  /** The peer is gone. */
+  detach(): void;
+  /** Where violations are counted. */
+  readonly log: { violation(code: string, message: string): void };
+}
+
+/** Iterations with work between yields to the event loop. */
+const YIELD_EVERY = 64;
+
+/**
+ * Runs an endpoint until the link closes or {@link LinkPump.stop} is called.
+ */
+export class LinkPump {
+  /** Wake-ups from a sleep. */
+  wakeups = 0;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+  private readonly endpoint: LinkEndpoint;
+  private readonly target: LinkTarget;
+
+  /**
+   * @param endpoint - the link end to serve
+   * @param target - the state machine to feed
+   */
+  constructor(endpoint: LinkEndpoint, target: LinkTarget) {
+    this.endpoint = endpoint;
+    this.target = target;
+  }
+
+  /**
+   * Starts the loop (once).
+   *
+   * @returns a promise that settles when the loop ends
+   */
+  start(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Ends the loop at its next turn. */
+  stop(): void {
+    this.stopped = true;
+    this.endpoint.doorbell.signal();
+  }
+
+  private async loop(): Promise<void> {
+    const { endpoint, target } = this;
+    const handlers = {
+      message: (bytes: Uint8Array) => target.receive(bytes),
+      channel: (relid: number) => target.channelEvent(relid),
+      corrupt: (e: Error & { code?: string }) => {
+        target.log.violation(
+          e.code ?? 'VMBUS_RING_CORRUPT',
+          `The peer's message ring is damaged: ${e.message}`,
+        );
+        endpoint.close();
+      },
+    };
+    let busy = 0;
+    while (!this.stopped) {
+      const seen = endpoint.doorbell.value;
+      const found = endpoint.poll(handlers);
+      if (endpoint.closed) {
+        target.detach();
+        return;
+      }
+      if (found) {
+        if (++busy % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
+        continue;
+      }
+      const wait = endpoint.doorbell.waitAsync(seen);
+      if (typeof wait !== 'string') {
+        await wait;
+        this.wakeups++;
+      }
+    }
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The Node platform adapter for running a guest partition in a
+ * `worker_threads` worker: the host side starts the worker and attaches the
+ * partition; the worker side rebuilds guest memory and its link end from
+ * the shared buffers and runs the guest's control plane.
+ *
+ * The host notices the worker's end (exit, crash, `terminate()`): the link
+ * closes, every channel of the partition closes with `peer-gone`, waiters
+ * wake, and the partition is detached.
+ *
+ * @module
+ */
+
+import { Worker, workerData } from 'node:worker_threads';
+import type { LogSink } from '../bus/bus-log.js';
+import { LinkPump } from '../bus/link-pump.js';
+import { createLinkMemory, LinkEndpoint } from '../bus/partition-link.js';
+import { type GuestOptions, VmbusGuest } from '../bus/vmbus-guest.js';
+import type { HostPartition, VmbusHost } from '../bus/vmbus-host.js';
+import { GuestMemory } from '../memory/guest-memory.js';
+import { PageAllocator } from '../memory/page-allocator.js';
+
+/** What the host side gets back from {@link startGuestWorker}. */
+export interface GuestWorker {
+  /** The host's state for the partition. */
+  partition: HostPartition;
+  /** The partition's memory (shared with the worker). */
+  memory: GuestMemory;
+  /** The worker. */
+  worker: Worker;
+  /** Settles with the worker's exit code once it ended and the partition was detached. */
+  exited: Promise<number>;
+  /** Ends the worker (as a crash would) and waits for the partition to detach. */
+  terminate(): Promise<number>;
+}
+
+/** Options of {@link startGuestWorker}. */
+export interface GuestWorkerOptions {
+  /** Guest memory in pages (default 4096: 16 MiB). */
+  memoryPages?: number;
+  /** Data for the guest's own code, available as `guestFromWorkerData().data`. */
+  data?: unknown;
+}
+
+interface VmbusWorkerData {
+  vmbus: { memory: SharedArrayBuffer; link: SharedArrayBuffer };
+  data: unknown;
+}
+
+/**
+ * Starts a guest partition in a worker and attaches it to `host`.
+ *
+ * @param host - the host
+ * @param module - the worker's module; it calls {@link guestFromWorkerData}
+ * @param options - memory size and data for the guest
+ * @returns the host's view of the partition
+ * @example
+ * ```ts
+ * import { VmbusHost } from 'vmbus-kmcl';
+ * import { startGuestWorker } from 'vmbus-kmcl/node';
+ * const host = new VmbusHost();
+ * const guest = startGuestWorker(host, new URL('./my-guest.js', import.meta.url));
+ * // host.offer(guest.partition, { ... });
+ * await guest.terminate();
+ * ```
+ */
+export function startGuestWorker(
+  host: VmbusHost,
+  module: URL | string,
+  options: GuestWorkerOptions = {},
+): GuestWorker {
+  const memory = new GuestMemory(options.memoryPages ?? 4096);
+  const link = createLinkMemory();
+  const hostLink = new LinkEndpoint(link, 'host');
+  const partition = host.attach(memory, hostLink);
+  const pump = new LinkPump(hostLink, partition);
+  const pumped = pump.start();
+  const data: VmbusWorkerData = { vmbus: { memory: memory.buffer, link }, data: options.data };
+  const worker = new Worker(module, { workerData: data });
+  const exited = new Promise<number>((resolve) => {
+    let code = 1;
+    worker.once('error', () => {
+      code = 1;
+    });
+    worker.once('exit', (c) => {
+      code = c;
+      // The guest is gone: close the link so the pump detaches the partition.
+      hostLink.close();
+      void pumped.then(() => resolve(code));
+    });
+  });
+  return {
+    partition,
+    memory,
+    worker,
+    exited,
+    async terminate() {
+      await worker.terminate();
+      return exited;
+    },
+  };
+}
+
+/** The guest side inside the worker. */
+export interface WorkerGuest {
+  /** The guest's control plane, its pump running. */
+  guest: VmbusGuest;
+  /** Guest memory. */
+  memory: GuestMemory;
+  /** The data passed to {@link startGuestWorker}. */
+  data: unknown;
+  /** Stops the pump and closes the link (the host sees the guest leave). */
+  shutdown(): void;
+}
+
+/**
+ * Builds the guest partition from `workerData` inside a worker started by
+ * {@link startGuestWorker}.
+ *
+ * @param options - guest versions, features, log sink
+ * @returns the guest, its pump running
+ * @throws TypeError when the worker was not started by startGuestWorker
+ */
+export function guestFromWorkerData(options: GuestOptions & { log?: LogSink } = {}): WorkerGuest {
+  const wd = workerData as Partial<VmbusWorkerData> | null;
+  if (!wd?.vmbus) throw new TypeError('This worker was not started by startGuestWorker');
+  const memory = new GuestMemory(wd.vmbus.memory);
+  const link = new LinkEndpoint(wd.vmbus.link, 'guest');
+  const guest = new VmbusGuest(memory, new PageAllocator(memory), link, options);
+  const pump = new LinkPump(link, guest);
+  void pump.start();
+  return {
+    guest,
+    memory,
+    data: wd.data,
+    shutdown() {
+      link.close();
+      pump.stop();
+    },
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * `vmbus-kmcl/node`: thin Node.js adapters (worker threads).
+ *
+ * @module
+ */
+
+export {
+  type GuestWorker,
+  type GuestWorkerOptions,
+  guestFromWorkerData,
+  startGuestWorker,
+  type WorkerGuest,
+} from './guest-worker.js';
