@@ -325,7 +325,7 @@ describe('subchannels', () => {
     );
     const seen = new Set<number>();
     for (const h of hosts) h.pipe.onPacket = (p) => seen.add(p.transactionId);
-    channels.forEach((c, i) => c.pipe.send(6, 0, 100 + i, 0, new Uint8Array(8)));
+    for (const [i, c] of channels.entries()) c.pipe.send(6, 0, 100 + i, 0, new Uint8Array(8));
     await until(() => seen.size === 4, 'a packet on every subchannel');
     bus.dispose();
   });

@@ -723,6 +723,6 @@ export class VmbusGuest {
 function packWords(words: bigint[]): Uint8Array {
   const out = new Uint8Array(words.length * 8);
   const view = new DataView(out.buffer);
-  words.forEach((w, i) => view.setBigUint64(i * 8, w, true));
+  for (const [i, w] of words.entries()) view.setBigUint64(i * 8, w, true);
   return out;
 }

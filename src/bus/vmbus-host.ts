@@ -329,7 +329,7 @@ export class HostPartition {
         return void this.openChannel(m);
       case 'CloseChannel': {
         const offer = this.offers.get(m.childRelid);
-        if (!offer || offer.state !== 'open') {
+        if (offer?.state !== 'open') {
           this.log.violation(
             'VMBUS_BUS_CHANNEL_NOT_OPEN',
             `CLOSECHANNEL for channel ${m.childRelid}, which is ${offer?.state ?? 'unknown'}`,
@@ -340,7 +340,7 @@ export class HostPartition {
       }
       case 'RelidReleased': {
         const offer = this.offers.get(m.childRelid);
-        if (!offer || offer.state !== 'rescinded') {
+        if (offer?.state !== 'rescinded') {
           this.log.violation(
             'VMBUS_BUS_INVALID_CHANNEL_STATE',
             `RELID_RELEASED for channel ${m.childRelid}, which is ${offer?.state ?? 'unknown'}`,
