@@ -61,6 +61,17 @@ export class LinkPump {
   }
 
   private async loop(): Promise<void> {
+    // A pending Atomics.waitAsync does not keep a Node event loop alive: a
+    // long timer does, for as long as the link is served.
+    const keepAlive = setInterval(() => {}, 0x7fffffff);
+    try {
+      await this.serve();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async serve(): Promise<void> {
     const { endpoint, target } = this;
     const handlers = {
       message: (bytes: Uint8Array) => target.receive(bytes),
