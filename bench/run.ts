@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { runBusBench } from './bus-bench.js';
 import { type BenchOptions, machine, type Result } from './harness.js';
 import { runRingBench } from './ring-bench.js';
 
@@ -42,18 +43,30 @@ if (!values.json) {
     '| case | packets/s | MB/s | baseline | ratio | notes |\n|---|---:|---:|---|---:|---|\n',
   );
 }
+let ringWorkers64: Result | undefined;
 const report = (r: Result) => {
+  if (r.case === 'ring/workers/64B') ringWorkers64 = r;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
-  const notes =
-    r.heapBytesPerPacket === undefined
-      ? ''
-      : `heap ${(r.heapBytesPerPacket as number).toFixed(3)} B/packet, ${(r.gcPerPacket as number).toExponential(1)} GC/packet`;
+  const notes: string[] = [];
+  if (r.heapBytesPerPacket !== undefined) {
+    notes.push(
+      `heap ${(r.heapBytesPerPacket as number).toFixed(3)} B/packet, ${(r.gcPerPacket as number).toExponential(1)} GC/packet`,
+    );
+  }
+  if (r.interruptsPerPacket !== undefined)
+    notes.push(`${(r.interruptsPerPacket as number).toFixed(4)} interrupts/packet`);
   process.stdout.write(
-    `| ${r.case} | ${fmt(r.packetsPerSec)} | ${fmt(r.mbPerSec)} | ${r.baseline ?? ''} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} | ${notes} |\n`,
+    `| ${r.case} | ${fmt(r.packetsPerSec)} | ${fmt(r.mbPerSec)} | ${r.baseline ?? ''} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} | ${notes.join('; ')} |\n`,
   );
 };
 
 await runRingBench(want, opts, report);
+// The interrupt-path case is compared with the ring-only figure of this run.
+if (want('bus/channel/workers/64B') && ringWorkers64 === undefined) {
+  await runRingBench((n) => n === 'ring/workers/64B', opts, report);
+}
+await runBusBench(want, opts, report, ringWorkers64);
+process.exit(0);
