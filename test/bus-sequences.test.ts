@@ -330,3 +330,35 @@ describe('subchannels', () => {
     bus.dispose();
   });
 });
+
+describe('several partitions', () => {
+  it('one host serves two guest partitions, each with its own memory and offers', async () => {
+    const a = createLocalBus({ log: quiet, memoryPages: 256 });
+    const b = createLocalBus({ log: quiet, memoryPages: 512, existingHost: a.host });
+    assert.equal(a.host.partitions.size, 2);
+    a.host.offer(a.partition, { interfaceType: TYPE, interfaceInstance: instance(1) });
+    a.host.offer(b.partition, { interfaceType: TYPE, interfaceInstance: instance(2) });
+    a.host.offer(b.partition, { interfaceType: TYPE, interfaceInstance: instance(3) });
+    await Promise.all([a.guest.connect(), b.guest.connect()]);
+    const [offersA, offersB] = await Promise.all([
+      a.guest.requestOffers(),
+      b.guest.requestOffers(),
+    ]);
+    assert.deepEqual(
+      offersA.map((o) => o.interfaceInstance),
+      [instance(1)],
+    );
+    assert.deepEqual(
+      offersB.map((o) => o.interfaceInstance),
+      [instance(2), instance(3)],
+    );
+    const [ca, cb] = await Promise.all([a.guest.open(offersA[0]!), b.guest.open(offersB[1]!)]);
+    assert.equal(a.partition.gpadlCount, 1);
+    assert.equal(b.partition.gpadlCount, 1);
+    assert.notEqual(ca.pipe.outgoing.memory.bytes.buffer, cb.pipe.outgoing.memory.bytes.buffer);
+    a.dispose();
+    assert.equal(a.host.partitions.size, 1, 'disposing one partition leaves the other');
+    await cb.close();
+    b.dispose();
+  });
+});
