@@ -38,7 +38,7 @@ function sources(dir: string): string[] {
 
 describe('package layout', () => {
   it('exports every layer with types first', async () => {
-    for (const sub of ['.', './ring', './protocol', './bus', './memory', './node']) {
+    for (const sub of ['.', './ring', './protocol', './bus', './memory', './kmcl', './node']) {
       const entry = pkg.exports[sub];
       assert.deepEqual(
         Object.keys(entry),

@@ -146,6 +146,15 @@ export class ChannelPipe {
   }
 
   /**
+   * Signals the peer now (counted): for a reader whose commit said the
+   * writer waits for space.
+   */
+  notifyPeer(): void {
+    this.stats.interruptsSent++;
+    this.signalPeer();
+  }
+
+  /**
    * Publishes written packets and signals the peer if the ring rules say so.
    */
   flush(): void {

@@ -44,6 +44,7 @@ export {
   type HostOfferState,
   type HostOptions,
   HostPartition,
+  type MappedGpadl,
   type OfferOptions,
   type OpenRequest,
   type PartitionNotifier,

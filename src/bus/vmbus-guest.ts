@@ -185,6 +185,7 @@ export class VmbusGuest {
   features = 0;
   /** Called for every offer as it arrives. */
   onOffer: ((offer: GuestOffer) => void) | null = null;
+  private readonly offerWatchers = new Set<(offer: GuestOffer) => void>();
   /** Called when an offer is rescinded (after its channel closed). */
   onRescind: ((offer: GuestOffer) => void) | null = null;
 
@@ -279,6 +280,17 @@ export class VmbusGuest {
   }
 
   /**
+   * Calls `watch` for every offer that arrives from now on.
+   *
+   * @param watch - receives each new offer
+   * @returns a function that stops watching
+   */
+  watchOffers(watch: (offer: GuestOffer) => void): () => void {
+    this.offerWatchers.add(watch);
+    return () => this.offerWatchers.delete(watch);
+  }
+
+  /**
    * The subchannels offered for the same device instance as `primary`.
    *
    * @param primary - a primary channel's offer
@@ -296,15 +308,17 @@ export class VmbusGuest {
    *
    * @param relid - the channel the GPADL belongs to
    * @param buffer - the buffer's pages
+   * @param handleFlags - bits or-ed into the handle (the KMCL marks read-only GPADLs with bit 31)
    * @returns the GPADL handle
    * @throws BusError (rejection) when the host refuses it
    */
   createGpadl(
     relid: number,
     buffer: Pick<MemoryDescriptor, 'pfns' | 'byteOffset' | 'byteLength'>,
+    handleFlags = 0,
   ): Promise<number> {
     if (this.gone) return Promise.reject(this.goneError());
-    const handle = this.nextGpadl++;
+    const handle = (this.nextGpadl++ | handleFlags) >>> 0;
     const words: bigint[] = [
       BigInt(buffer.byteLength) | (BigInt(buffer.byteOffset) << 32n),
       ...buffer.pfns.map(BigInt),
@@ -593,6 +607,7 @@ export class VmbusGuest {
         const offer = new GuestOffer(m);
         this.offers.set(offer.relid, offer);
         this.onOffer?.(offer);
+        for (const watch of [...this.offerWatchers]) watch(offer);
         return;
       }
       case 'AllOffersDelivered': {

@@ -167,7 +167,19 @@ interface HostGpadl {
   ready: boolean;
   ranges: { byteCount: number; byteOffset: number; pfns: number[] }[];
   usedBy: number;
+  /** Whether a device holds a mapping of it (one at a time). */
+  mapped: boolean;
   teardownPending: boolean;
+}
+
+/** A GPADL as a device sees it when it maps one. */
+export interface MappedGpadl {
+  /** The handle. */
+  handle: number;
+  /** The channel it belongs to. */
+  relid: number;
+  /** Its ranges; PFNs inside the partition's guest memory. */
+  ranges: readonly { byteCount: number; byteOffset: number; pfns: readonly number[] }[];
 }
 
 /** Counters of one partition. */
@@ -536,6 +548,7 @@ export class HostPartition {
       ready: false,
       ranges: [],
       usedBy: 0,
+      mapped: false,
       teardownPending: false,
     };
     this.gpadls.set(handle, gpadl);
@@ -767,6 +780,40 @@ export class HostPartition {
     return null;
   }
 
+  /**
+   * Maps a GPADL of channel `relid` for a device (one mapping at a time).
+   *
+   * @param relid - the channel the GPADL must belong to
+   * @param handle - the GPADL handle
+   * @returns the GPADL, or a reason it cannot be mapped
+   */
+  mapGpadl(relid: number, handle: number): MappedGpadl | string {
+    const gpadl = this.gpadls.get(handle);
+    if (!gpadl || gpadl.relid !== relid || !gpadl.ready)
+      return `GPADL 0x${handle.toString(16)} is not a complete GPADL of channel ${relid}`;
+    if (gpadl.mapped) return `GPADL 0x${handle.toString(16)} is already mapped`;
+    if (gpadl.teardownPending) return `GPADL 0x${handle.toString(16)} is being torn down`;
+    gpadl.mapped = true;
+    return { handle, relid, ranges: gpadl.ranges };
+  }
+
+  /**
+   * Ends a device's mapping; a teardown the guest asked for meanwhile completes now.
+   *
+   * @param handle - the GPADL handle
+   * @returns false when it was not mapped
+   */
+  unmapGpadl(handle: number): boolean {
+    const gpadl = this.gpadls.get(handle);
+    if (!gpadl?.mapped) return false;
+    gpadl.mapped = false;
+    if (gpadl.teardownPending && gpadl.usedBy === 0) {
+      this.gpadls.delete(handle);
+      this.send(encodeChannelMessage('GpadlTorndown', { gpadl: handle }));
+    }
+    return true;
+  }
+
   private closeChannel(offer: HostOffer, reason: PipeCloseReason): void {
     const channel = offer.channel;
     if (offer.state === 'opening') offer.state = 'offered';
@@ -778,7 +825,7 @@ export class HostPartition {
     const gpadl = this.gpadls.get(channel.ringGpadl);
     if (gpadl) {
       gpadl.usedBy = 0;
-      if (gpadl.teardownPending) {
+      if (gpadl.teardownPending && !gpadl.mapped) {
         this.gpadls.delete(gpadl.handle);
         this.send(encodeChannelMessage('GpadlTorndown', { gpadl: gpadl.handle }));
       }

@@ -1,0 +1,20 @@
+/**
+ * `vmbus-kmcl/kmcl`: the VMBus Kernel Mode Client Library. `KmclChannel`
+ * and `KmclPacket` are the idiomatic API; the `Vmb*` functions and the
+ * `KMCL_*_INTERFACE_V1` tables are the faithful Windows facade.
+ *
+ * @module
+ */
+
+export * from './kmcl-channel.js';
+export * from './kmcl-constants.js';
+export { KmclError } from './kmcl-error.js';
+export * from './kmcl-facade.js';
+export { type IncomingState, KmclIncoming } from './kmcl-incoming.js';
+export {
+  type ExternalData,
+  KmclPacket,
+  PACKET_HEADER_SIZE,
+  PACKET_STATE,
+  type PacketCompletionRoutine,
+} from './kmcl-packet.js';

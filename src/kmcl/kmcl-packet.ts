@@ -1,0 +1,158 @@
+/**
+ * Outgoing packet objects (`VMBPACKET`): one transaction each, for its whole
+ * life. A packet lives either in memory the library owns
+ * (`VmbPacketAllocate`) or in memory the caller owns (`VmbPacketInitialize`:
+ * the reason this library exists, so a driver can send from a pool without
+ * allocating). Both kinds behave the same after creation.
+ *
+ * The packet object's state is kept in its memory, in a 48-byte header
+ * followed by room for a copy of the largest inline payload (used when the
+ * packet must wait for ring space):
+ *
+ * ```
+ *  0   u32 magic 0x504d4256 ('VBMP')     16  u32 send flags
+ *  4   u32 state (0 idle, 1 queued,        20  u32 transaction slot
+ *              2 awaiting completion)      24  u32 transaction generation
+ *  8   u32 channel serial                 28  u32 payload offset (0: none)
+ *  12  u32 inline payload length          32..47 reserved
+ *  48  payload copy, up to the channel's maximum packet size
+ * ```
+ *
+ * @module
+ */
+
+import type { MemoryDescriptor } from '../memory/memory-descriptor.js';
+import type { KmclChannel } from './kmcl-channel.js';
+
+/** Bytes of the packet header in packet memory. */
+export const PACKET_HEADER_SIZE = 48;
+const MAGIC = 0x504d4256;
+
+/** Packet states (header word 1). */
+export const PACKET_STATE = { IDLE: 0, QUEUED: 1, AWAITING_COMPLETION: 2 } as const;
+
+/**
+ * `EVT_VMB_PACKET_COMPLETION_ROUTINE`: the packet's transaction is done.
+ * With WAIT_FOR_COMPLETION the buffer holds the peer's completion bytes
+ * (valid during the call); without, the packet was written to the ring.
+ */
+export type PacketCompletionRoutine = (
+  packet: KmclPacket,
+  status: number,
+  buffer: Uint8Array,
+  bufferLength: number,
+) => void;
+
+/** External data of a send: an MDL chain, or PFNs. */
+export type ExternalData =
+  | {
+      kind: 'mdl';
+      chain: readonly MemoryDescriptor[];
+      offset: number;
+      length: number;
+      forceLength: boolean;
+    }
+  | { kind: 'pfns'; pfns: readonly number[]; count: number };
+
+/**
+ * One outgoing packet object.
+ */
+export class KmclPacket {
+  /** The channel the packet belongs to. */
+  readonly channel: KmclChannel;
+  /** Whether the library owns the memory (VmbPacketAllocate). */
+  readonly libraryOwned: boolean;
+  /** The packet's memory: header, then the payload copy area. */
+  readonly memory: Uint8Array;
+  /** The driver's pointer (VmbPacketSetPointer). */
+  pointer: unknown = null;
+  /** The handle the driver knows the packet by (its own buffer, for VmbPacketInitialize). */
+  handle: object = this;
+  /** The completion routine; null on a freshly initialised caller-memory packet. */
+  completionRoutine: PacketCompletionRoutine | null = null;
+  /** The external data of the current send, if any. */
+  external: ExternalData | null = null;
+  /** The inline payload of a send that had to be queued (a view of the copy area). */
+  queuedPayload: Uint8Array | null = null;
+  /** Whether the packet was freed (library-owned) and may not be used. */
+  freed = false;
+  private readonly words: Uint32Array;
+
+  /**
+   * @param channel - its channel
+   * @param memory - at least the channel's packet size, 4-aligned
+   * @param libraryOwned - true for VmbPacketAllocate
+   */
+  constructor(channel: KmclChannel, memory: Uint8Array, libraryOwned: boolean) {
+    this.channel = channel;
+    this.memory = memory;
+    this.libraryOwned = libraryOwned;
+    this.words = new Uint32Array(memory.buffer, memory.byteOffset, PACKET_HEADER_SIZE >>> 2);
+    this.words.fill(0);
+    this.words[0] = MAGIC;
+    this.words[2] = channel.serial;
+  }
+
+  /** Packet state (header word 1). */
+  get state(): number {
+    return this.words[1]!;
+  }
+  set state(value: number) {
+    this.words[1] = value;
+  }
+
+  /** Send flags of the current transaction. */
+  get sendFlags(): number {
+    return this.words[4]!;
+  }
+  set sendFlags(value: number) {
+    this.words[4] = value;
+  }
+
+  /** Slot of the current transaction in the channel's table. */
+  get slot(): number {
+    return this.words[5]!;
+  }
+  set slot(value: number) {
+    this.words[5] = value;
+  }
+
+  /** Generation of the current transaction (guards stale completions). */
+  get generation(): number {
+    return this.words[6]!;
+  }
+  set generation(value: number) {
+    this.words[6] = value;
+  }
+
+  /** Whether the packet is queued or waiting for its completion. */
+  get inFlight(): boolean {
+    return this.state !== PACKET_STATE.IDLE;
+  }
+
+  /**
+   * Copies a payload into the packet's own memory (a send that must wait).
+   *
+   * @param payload - inline bytes, at most the channel's maximum packet size
+   * @returns a view of the copy
+   */
+  holdPayload(payload: Uint8Array): Uint8Array {
+    const view = this.memory.subarray(PACKET_HEADER_SIZE, PACKET_HEADER_SIZE + payload.length);
+    view.set(payload);
+    this.words[3] = payload.length;
+    this.words[7] = PACKET_HEADER_SIZE;
+    this.queuedPayload = view;
+    return view;
+  }
+
+  /**
+   * Whether `memory` holds a packet header written by this library.
+   *
+   * @param memory - candidate packet memory
+   * @returns true when the magic word is there
+   */
+  static isPacketMemory(memory: Uint8Array): boolean {
+    if (memory.byteLength < PACKET_HEADER_SIZE || memory.byteOffset % 4 !== 0) return false;
+    return new Uint32Array(memory.buffer, memory.byteOffset, 1)[0] === MAGIC;
+  }
+}
