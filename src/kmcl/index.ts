@@ -18,3 +18,10 @@ export {
   PACKET_STATE,
   type PacketCompletionRoutine,
 } from './kmcl-packet.js';
+export {
+  createKmclPair,
+  type KmclPair,
+  type KmclPairOptions,
+  PAIR_INTERFACE_INSTANCE,
+  PAIR_INTERFACE_TYPE,
+} from './kmcl-pair.js';
