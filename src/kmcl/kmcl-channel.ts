@@ -248,6 +248,7 @@ export class KmclChannel {
   private readonly redeliver: KmclIncoming[] = [];
   private pumping = false;
   private pumpScheduled = false;
+  private quotaBlocked = false;
   private suspendWaiters: (() => void)[] = [];
 
   // GPADLs.
@@ -1175,8 +1176,17 @@ export class KmclChannel {
 
   private cancelInFlight(status: number): void {
     for (const packet of this.slots) {
-      if (packet && packet.state === PACKET_STATE.AWAITING_COMPLETION)
+      if (packet && packet.state === PACKET_STATE.AWAITING_COMPLETION) {
         this.finishPacket(packet, status, 0);
+      }
+    }
+    // A synchronous request still queued will never be answered by this channel.
+    for (let i = this.sendQueue.length - 1; i >= 0; i--) {
+      const packet = this.sendQueue[i]!;
+      if (packet.synchronous) {
+        this.sendQueue.splice(i, 1);
+        this.finishPacket(packet, status, 0);
+      }
     }
   }
 
@@ -1209,7 +1219,8 @@ export class KmclChannel {
     this.currentIrql = irql;
     let batch = 0;
     try {
-      while (this.redeliver.length > 0 && this.canDeliver()) {
+      // Deferred packets come back only at passive level.
+      while (irql === 'passive' && this.redeliver.length > 0 && this.canDeliver()) {
         batch += this.deliver(this.redeliver.shift()!);
       }
       const ring = pipe.incoming;
@@ -1261,6 +1272,7 @@ export class KmclChannel {
           batch += this.deliver(token);
         }
         if (ring.commitRead()) pipe.notifyPeer();
+        if (this.started && this.outstanding >= this.transactionQuota) this.quotaBlocked = true;
         if (!this.canDeliver() || !ring.unmaskInterrupts()) break;
       }
     } catch (e) {
@@ -1370,7 +1382,10 @@ export class KmclChannel {
       for (const w of this.suspendWaiters.splice(0)) w();
     }
     // Only a completion restarts a quota-blocked queue (API.md §3D).
-    if (this.started && this.outstanding + 1 >= this.transactionQuota) this.schedulePump();
+    if (this.quotaBlocked && this.started) {
+      this.quotaBlocked = false;
+      this.schedulePump();
+    }
   }
 
   /** VmbChannelPacketDeferToPassive: only inline from the process-packet callback. */
@@ -1501,6 +1516,7 @@ export class KmclChannel {
     if (timeout === 0n && (!this.started || this.sendQueue.length > 0))
       return NTSTATUS.STATUS_BUFFER_OVERFLOW;
     const packet = this.allocatePacket();
+    packet.synchronous = true;
     let done!: (r: { status: number; length: number }) => void;
     const finished = new Promise<{ status: number; length: number }>((resolve) => {
       done = resolve;
@@ -1515,6 +1531,7 @@ export class KmclChannel {
         );
       }
       done({ status, length: n });
+      p.synchronous = false;
       this.freePacket(p);
     };
     try {

@@ -76,6 +76,8 @@ export class KmclPacket {
   queuedPayload: Uint8Array | null = null;
   /** Whether the packet was freed (library-owned) and may not be used. */
   freed = false;
+  /** Whether the packet carries a VmbChannelSendSynchronousRequest (cancelled when the channel closes). */
+  synchronous = false;
   private readonly words: Uint32Array;
 
   /**
