@@ -644,6 +644,11 @@ export class HostPartition {
       gpadl.teardownPending = true;
       return;
     }
+    if (gpadl.mapped) {
+      // A device still maps it: the teardown completes when it unmaps.
+      gpadl.teardownPending = true;
+      return;
+    }
     this.gpadls.delete(gpadl.handle);
     this.send(encodeChannelMessage('GpadlTorndown', { gpadl: gpadl.handle }));
   }
