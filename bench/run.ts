@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { runBusBench } from './bus-bench.js';
 import { type BenchOptions, machine, type Result } from './harness.js';
+import { runKmclBench } from './kmcl-bench.js';
 import { runRingBench } from './ring-bench.js';
 
 const { values } = parseArgs({
@@ -65,8 +66,12 @@ const report = (r: Result) => {
 
 await runRingBench(want, opts, report);
 // The interrupt-path case is compared with the ring-only figure of this run.
-if (want('bus/channel/workers/64B') && ringWorkers64 === undefined) {
+if (
+  (want('bus/channel/workers/64B') || want('kmcl/round-trip/workers/64B')) &&
+  ringWorkers64 === undefined
+) {
   await runRingBench((n) => n === 'ring/workers/64B', opts, report);
 }
 await runBusBench(want, opts, report, ringWorkers64);
+await runKmclBench(want, opts, report, ringWorkers64);
 process.exit(0);

@@ -1,0 +1,149 @@
+/**
+ * KMCL round-trip benchmarks: VmbPacketSend with WAIT_FOR_COMPLETION →
+ * EvtChannelProcessPacket → VmbChannelPacketComplete → completion routine,
+ * 64-byte payloads, a window of packets in caller memory re-sent from their
+ * completion routines. In one thread (with heap growth and collections per
+ * round trip) and with the VSC in a worker, beside the ring-only figure.
+ */
+
+import { PerformanceObserver } from 'node:perf_hooks';
+import { VmbusHost } from '../src/bus/vmbus-host.js';
+import { KmclChannel } from '../src/kmcl/kmcl-channel.js';
+import { VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION } from '../src/kmcl/kmcl-constants.js';
+import {
+  VmbChannelSizeofPacket,
+  VmbPacketInitialize,
+  VmbPacketSend,
+  VmbPacketSetCompletionRoutine,
+} from '../src/kmcl/kmcl-facade.js';
+import { createKmclPair } from '../src/kmcl/kmcl-pair.js';
+import { startGuestWorker } from '../src/node/guest-worker.js';
+import { type BenchOptions, measure, nowNs, type Result, summarize } from './harness.js';
+
+const SIZE = 64;
+const WINDOW = 32;
+const TYPE = '6d1e4a3b-2c1d-4e5f-8a9b-0c1d2e3f4a5b';
+
+async function sameThread(opts: BenchOptions): Promise<Result> {
+  const pair = await createKmclPair({
+    configureClient: (c) => {
+      c.initSetMaximumPacketSize(SIZE);
+      c.initSetRingBufferPageCount(64, 64);
+    },
+  });
+  const client = pair.client;
+  const payload = new Uint8Array(SIZE);
+  const packetSize = VmbChannelSizeofPacket(client);
+  const pool = new SharedArrayBuffer(packetSize * WINDOW);
+  let remaining = 0;
+  let inFlight = 0;
+  let finish: (() => void) | null = null;
+  const packets: Uint8Array[] = [];
+  for (let i = 0; i < WINDOW; i++) {
+    const packet = new Uint8Array(pool, i * packetSize, packetSize);
+    VmbPacketInitialize(client, packet, packetSize);
+    VmbPacketSetCompletionRoutine(packet, (p) => {
+      inFlight--;
+      if (remaining > 0) {
+        remaining--;
+        inFlight++;
+        VmbPacketSend(p, payload, SIZE, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
+      } else if (inFlight === 0) finish?.();
+    });
+    packets.push(packet);
+  }
+  const run = async (n: number) => {
+    const t0 = nowNs();
+    remaining = n;
+    const done = new Promise<void>((r) => {
+      finish = r;
+    });
+    for (const p of packets) {
+      if (remaining === 0) break;
+      remaining--;
+      inFlight++;
+      VmbPacketSend(p, payload, SIZE, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
+    }
+    await done;
+    return (nowNs() - t0) / 1e9;
+  };
+  const runs = await measure(run, 10_000, opts);
+  // Allocation: collections and retained heap over 200,000 round trips.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  await run(50_000);
+  gc?.();
+  let collections = 0;
+  const obs = new PerformanceObserver((list) => {
+    collections += list.getEntries().length;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const before = process.memoryUsage().heapUsed;
+  const n = 200_000;
+  await run(n);
+  await new Promise((r) => setTimeout(r, 10));
+  obs.disconnect();
+  gc?.();
+  const after = process.memoryUsage().heapUsed;
+  await pair.dispose();
+  const r = summarize('kmcl/round-trip/same-thread/64B', runs, SIZE);
+  return {
+    ...r,
+    heapBytesPerPacket: Math.max(0, after - before) / n,
+    gcPerPacket: collections / n,
+  };
+}
+
+async function workers(opts: BenchOptions): Promise<Result> {
+  const host = new VmbusHost({ log: () => {} });
+  const g = startGuestWorker(host, new URL('./kmcl-vsc.js', import.meta.url), {
+    memoryPages: 1024,
+    data: { type: TYPE, window: WINDOW, size: SIZE },
+  });
+  const ready = new Promise((r) => g.worker.once('message', r));
+  const server = new KmclChannel({ host, partition: g.partition }, true);
+  server.initSetTargetInterfaceId(TYPE, '00000000-0000-0000-0000-0000000000b1');
+  server.initSetMaximumPacketSize(SIZE);
+  server.initSetProcessPacketCallbacks((c, p) => c.completePacket(p, null, 0));
+  server.enable();
+  server.start();
+  await ready;
+  const runs = await measure(
+    async (n) => {
+      const reply = new Promise<{ t0: number; t1: number }>((resolve) =>
+        g.worker.once('message', resolve),
+      );
+      g.worker.postMessage({ n });
+      const { t0, t1 } = await reply;
+      return (t1 - t0) / 1e9;
+    },
+    10_000,
+    opts,
+  );
+  await g.terminate();
+  return summarize('kmcl/round-trip/workers/64B', runs, SIZE);
+}
+
+/**
+ * Runs the KMCL cases that `want` accepts.
+ *
+ * @param want - filter
+ * @param opts - options
+ * @param report - receives each result
+ * @param ringOnly - the ring-only cross-worker 64 B result of this run
+ */
+export async function runKmclBench(
+  want: (name: string) => boolean,
+  opts: BenchOptions,
+  report: (r: Result) => void,
+  ringOnly?: Result,
+): Promise<void> {
+  if (want('kmcl/round-trip/same-thread/64B')) report(await sameThread(opts));
+  if (want('kmcl/round-trip/workers/64B')) {
+    const r = await workers(opts);
+    if (ringOnly) {
+      r.baseline = ringOnly.case;
+      r.ratio = r.packetsPerSec / ringOnly.packetsPerSec;
+    }
+    report(r);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The guest side of the cross-worker KMCL round-trip benchmark: a VSC with
+ * a pool of packets in its own memory (VmbPacketInitialize), each re-sent
+ * from its completion routine, running `n` round trips per command.
+ */
+
+import { parentPort } from 'node:worker_threads';
+import { KmclChannel } from '../src/kmcl/kmcl-channel.js';
+import { VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION } from '../src/kmcl/kmcl-constants.js';
+import {
+  type VMBPACKET,
+  VmbChannelSizeofPacket,
+  VmbPacketInitialize,
+  VmbPacketSend,
+  VmbPacketSetCompletionRoutine,
+} from '../src/kmcl/kmcl-facade.js';
+import { guestFromWorkerData } from '../src/node/guest-worker.js';
+import { nowNs } from './harness.js';
+
+const port = parentPort!;
+const { guest, data } = guestFromWorkerData({ log: () => {} });
+const { type, window, size } = data as { type: string; window: number; size: number };
+await guest.connect();
+await guest.requestOffers();
+const channel = new KmclChannel({ guest }, false);
+channel.initSetMaximumPacketSize(size);
+channel.initSetRingBufferPageCount(64, 64);
+channel.initSetTargetPnp(type, null);
+channel.initSetProcessPacketCallbacks((c, p) => c.completePacket(p, null, 0));
+let started!: () => void;
+const ready = new Promise<void>((r) => {
+  started = r;
+});
+channel.initSetStateChangeCallbacks({
+  Version: 1,
+  Size: 48,
+  EvtChannelPostStarted: () => started(),
+});
+channel.enable();
+await ready;
+
+const payload = new Uint8Array(size);
+const packetSize = VmbChannelSizeofPacket(channel);
+const pool = new SharedArrayBuffer(packetSize * window);
+let remaining = 0;
+let inFlight = 0;
+let finish: (() => void) | null = null;
+const packets: VMBPACKET[] = [];
+for (let i = 0; i < window; i++) {
+  const packet = new Uint8Array(pool, i * packetSize, packetSize);
+  VmbPacketInitialize(channel, packet, packetSize);
+  VmbPacketSetCompletionRoutine(packet, (p) => {
+    inFlight--;
+    if (remaining > 0) {
+      remaining--;
+      inFlight++;
+      VmbPacketSend(p, payload, size, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
+    } else if (inFlight === 0) finish?.();
+  });
+  packets.push(packet);
+}
+port.on('message', async ({ n }: { n: number }) => {
+  const t0 = nowNs();
+  remaining = n;
+  const done = new Promise<void>((r) => {
+    finish = r;
+  });
+  for (const p of packets) {
+    if (remaining === 0) break;
+    remaining--;
+    inFlight++;
+    VmbPacketSend(p, payload, size, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
+  }
+  await done;
+  port.postMessage({ t0, t1: nowNs() });
+});
+port.postMessage({ ready: true });
