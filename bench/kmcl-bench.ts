@@ -7,8 +7,7 @@
  */
 
 import { PerformanceObserver } from 'node:perf_hooks';
-import { VmbusHost } from '../src/bus/vmbus-host.js';
-import { KmclChannel } from '../src/kmcl/kmcl-channel.js';
+import { Worker } from 'node:worker_threads';
 import { VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION } from '../src/kmcl/kmcl-constants.js';
 import {
   VmbChannelSizeofPacket,
@@ -17,7 +16,6 @@ import {
   VmbPacketSetCompletionRoutine,
 } from '../src/kmcl/kmcl-facade.js';
 import { createKmclPair } from '../src/kmcl/kmcl-pair.js';
-import { startGuestWorker } from '../src/node/guest-worker.js';
 import { type BenchOptions, measure, nowNs, type Result, summarize } from './harness.js';
 
 const SIZE = 64;
@@ -94,32 +92,24 @@ async function sameThread(opts: BenchOptions): Promise<Result> {
 }
 
 async function workers(opts: BenchOptions): Promise<Result> {
-  const host = new VmbusHost({ log: () => {} });
-  const g = startGuestWorker(host, new URL('./kmcl-vsc.js', import.meta.url), {
-    memoryPages: 1024,
-    data: { type: TYPE, window: WINDOW, size: SIZE },
+  // Host and VSP in one worker, the VSC in another: both poll before sleeping.
+  const worker = new Worker(new URL('./kmcl-vsp.js', import.meta.url), {
+    workerData: { type: TYPE, window: WINDOW, size: SIZE, spin: 10_000 },
   });
-  const ready = new Promise((r) => g.worker.once('message', r));
-  const server = new KmclChannel({ host, partition: g.partition }, true);
-  server.initSetTargetInterfaceId(TYPE, '00000000-0000-0000-0000-0000000000b1');
-  server.initSetMaximumPacketSize(SIZE);
-  server.initSetProcessPacketCallbacks((c, p) => c.completePacket(p, null, 0));
-  server.enable();
-  server.start();
-  await ready;
+  await new Promise((r) => worker.once('message', r));
   const runs = await measure(
     async (n) => {
       const reply = new Promise<{ t0: number; t1: number }>((resolve) =>
-        g.worker.once('message', resolve),
+        worker.once('message', resolve),
       );
-      g.worker.postMessage({ n });
+      worker.postMessage({ n });
       const { t0, t1 } = await reply;
       return (t1 - t0) / 1e9;
     },
     10_000,
     opts,
   );
-  await g.terminate();
+  await worker.terminate();
   return summarize('kmcl/round-trip/workers/64B', runs, SIZE);
 }
 

@@ -18,8 +18,9 @@ import { guestFromWorkerData } from '../src/node/guest-worker.js';
 import { nowNs } from './harness.js';
 
 const port = parentPort!;
-const { guest, data } = guestFromWorkerData({ log: () => {} });
-const { type, window, size } = data as { type: string; window: number; size: number };
+const { data } = (await import('node:worker_threads')).workerData as { data: { spin?: number } };
+const { guest } = guestFromWorkerData({ log: () => {}, spin: data?.spin ?? 0 });
+const { type, window, size } = data as unknown as { type: string; window: number; size: number };
 await guest.connect();
 await guest.requestOffers();
 const channel = new KmclChannel({ guest }, false);

@@ -34,14 +34,18 @@ export class LinkPump {
   private running: Promise<void> | null = null;
   private readonly endpoint: LinkEndpoint;
   private readonly target: LinkTarget;
+  /** Doorbell polls before sleeping: 0 on a main thread (never busy-wait); a worker may spin. */
+  private readonly spin: number;
 
   /**
    * @param endpoint - the link end to serve
    * @param target - the state machine to feed
+   * @param options - `spin`: doorbell polls before sleeping (for workers; keep 0 on a main thread)
    */
-  constructor(endpoint: LinkEndpoint, target: LinkTarget) {
+  constructor(endpoint: LinkEndpoint, target: LinkTarget, options: { spin?: number } = {}) {
     this.endpoint = endpoint;
     this.target = target;
+    this.spin = options.spin ?? 0;
   }
 
   /**
@@ -58,6 +62,13 @@ export class LinkPump {
   stop(): void {
     this.stopped = true;
     this.endpoint.doorbell.signal();
+  }
+
+  /** Polls the doorbell up to `spin` times; true when it moved. */
+  private spinFor(seen: number): boolean {
+    const bell = this.endpoint.doorbell;
+    for (let i = 0; i < this.spin; i++) if (bell.value !== seen) return true;
+    return false;
   }
 
   private async loop(): Promise<void> {
@@ -96,6 +107,7 @@ export class LinkPump {
         if (++busy % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
         continue;
       }
+      if (this.spin > 0 && this.spinFor(seen)) continue;
       const wait = endpoint.doorbell.waitAsync(seen);
       if (typeof wait !== 'string') {
         await wait;

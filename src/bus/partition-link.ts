@@ -13,6 +13,7 @@
  *    word 0               guest doorbell (host rings it)
  *    word 1               host doorbell (guest rings it)
  *    word 2               link state: 0 up, 1 closed by host, 2 closed by guest
+ *    words 4..5, 6..7     summaries: bit i set when flag word i (guest, host) may be non-zero
  *    words 16..79         flags for channels signalled to the guest (2048 bits)
  *    words 80..143        flags for channels signalled to the host
  * ```
@@ -42,6 +43,8 @@ export const MAX_CHANNEL_ID = 2047;
 const GUEST_BELL = 0;
 const HOST_BELL = 1;
 const STATE = 2;
+const GUEST_SUMMARY = 4;
+const HOST_SUMMARY = 6;
 const GUEST_FLAGS = 16;
 const HOST_FLAGS = 80;
 const FLAG_WORDS = 64;
@@ -92,6 +95,8 @@ export class LinkEndpoint {
   private readonly in: IncomingRing;
   private readonly inFlags: number;
   private readonly outFlags: number;
+  private readonly inSummary: number;
+  private readonly outSummary: number;
   private readonly queue: Uint8Array[] = [];
   private readonly scratch = new Uint8Array(MAX_MESSAGE_SIZE + 8);
 
@@ -115,6 +120,8 @@ export class LinkEndpoint {
     this.peerBell = new EventWord(this.words, side === 'guest' ? HOST_BELL : GUEST_BELL);
     this.inFlags = side === 'guest' ? GUEST_FLAGS : HOST_FLAGS;
     this.outFlags = side === 'guest' ? HOST_FLAGS : GUEST_FLAGS;
+    this.inSummary = side === 'guest' ? GUEST_SUMMARY : HOST_SUMMARY;
+    this.outSummary = side === 'guest' ? HOST_SUMMARY : GUEST_SUMMARY;
   }
 
   /** Whether either side closed the link. */
@@ -173,7 +180,10 @@ export class LinkEndpoint {
    * @param relid - channel id, 1..2047
    */
   signalChannel(relid: number): void {
-    Atomics.or(this.words, this.outFlags + (relid >>> 5), 1 << (relid & 31));
+    const word = relid >>> 5;
+    Atomics.or(this.words, this.outFlags + word, 1 << (relid & 31));
+    // The summary bit after the flag: a reader that clears the summary then the flag word misses nothing.
+    Atomics.or(this.words, this.outSummary + (word >>> 5), 1 << (word & 31));
     this.peerBell.signal();
   }
 
@@ -205,14 +215,19 @@ export class LinkEndpoint {
       handlers.corrupt(e);
       return true;
     }
-    for (let i = 0; i < FLAG_WORDS; i++) {
-      let bits = Atomics.exchange(this.words, this.inFlags + i, 0);
-      while (bits !== 0) {
-        const bit = 31 - Math.clz32(bits & -bits);
-        bits &= bits - 1;
-        const relid = i * 32 + bit;
-        if (relid !== 0) handlers.channel(relid);
-        found = true;
+    for (let s = 0; s < FLAG_WORDS >>> 5; s++) {
+      let summary = Atomics.exchange(this.words, this.inSummary + s, 0);
+      while (summary !== 0) {
+        const i = s * 32 + 31 - Math.clz32(summary & -summary);
+        summary &= summary - 1;
+        let bits = Atomics.exchange(this.words, this.inFlags + i, 0);
+        while (bits !== 0) {
+          const bit = 31 - Math.clz32(bits & -bits);
+          bits &= bits - 1;
+          const relid = i * 32 + bit;
+          if (relid !== 0) handlers.channel(relid);
+          found = true;
+        }
       }
     }
     if (this.queue.length > 0) this.flush();

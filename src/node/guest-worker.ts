@@ -40,6 +40,8 @@ export interface GuestWorkerOptions {
   memoryPages?: number;
   /** Data for the guest's own code, available as `guestFromWorkerData().data`. */
   data?: unknown;
+  /** Doorbell polls before the host's pump sleeps: leave 0 on a main thread; a host in a worker may spin. */
+  spin?: number;
 }
 
 interface VmbusWorkerData {
@@ -73,7 +75,7 @@ export function startGuestWorker(
   const link = createLinkMemory();
   const hostLink = new LinkEndpoint(link, 'host');
   const partition = host.attach(memory, hostLink);
-  const pump = new LinkPump(hostLink, partition);
+  const pump = new LinkPump(hostLink, partition, { spin: options.spin ?? 0 });
   const pumped = pump.start();
   const data: VmbusWorkerData = { vmbus: { memory: memory.buffer, link }, data: options.data };
   const worker = new Worker(module, { workerData: data });
@@ -117,17 +119,20 @@ export interface WorkerGuest {
  * Builds the guest partition from `workerData` inside a worker started by
  * {@link startGuestWorker}.
  *
- * @param options - guest versions, features, log sink
+ * @param options - guest versions, features, log sink, and `spin`: doorbell
+ *   polls before the pump sleeps (a worker may spin; it trades CPU for latency)
  * @returns the guest, its pump running
  * @throws TypeError when the worker was not started by startGuestWorker
  */
-export function guestFromWorkerData(options: GuestOptions & { log?: LogSink } = {}): WorkerGuest {
+export function guestFromWorkerData(
+  options: GuestOptions & { log?: LogSink; spin?: number } = {},
+): WorkerGuest {
   const wd = workerData as Partial<VmbusWorkerData> | null;
   if (!wd?.vmbus) throw new TypeError('This worker was not started by startGuestWorker');
   const memory = new GuestMemory(wd.vmbus.memory);
   const link = new LinkEndpoint(wd.vmbus.link, 'guest');
   const guest = new VmbusGuest(memory, new PageAllocator(memory), link, options);
-  const pump = new LinkPump(link, guest);
+  const pump = new LinkPump(link, guest, { spin: options.spin ?? 0 });
   void pump.start();
   return {
     guest,
