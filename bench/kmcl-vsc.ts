@@ -19,7 +19,7 @@ import { nowNs } from './harness.js';
 
 const port = parentPort!;
 const { data } = (await import('node:worker_threads')).workerData as { data: { spin?: number } };
-const { guest } = guestFromWorkerData({ log: () => {}, spin: data?.spin ?? 0 });
+const { guest, pump } = guestFromWorkerData({ log: () => {}, spin: data?.spin ?? 0 });
 const { type, window, size } = data as unknown as { type: string; window: number; size: number };
 await guest.connect();
 await guest.requestOffers();
@@ -73,6 +73,8 @@ port.on('message', async ({ n }: { n: number }) => {
     VmbPacketSend(p, payload, size, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
   }
   await done;
-  port.postMessage({ t0, t1: nowNs() });
+  port.postMessage({ t0, t1: nowNs(), wakeups: pump.wakeups, spinHits: pump.spinHits });
+  if (process.env.VMBUS_BENCH_TRACE)
+    console.error('vsc', n, pump.wakeups, pump.spinHits, channel.stats);
 });
 port.postMessage({ ready: true });

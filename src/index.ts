@@ -12,5 +12,6 @@ export { GuestMemory, MemoryAccessError, MemoryDescriptor, PageAllocator } from 
 export * from './protocol/index.js';
 export * from './ring/index.js';
 export { EventWord } from './signal/event-word.js';
+export { nextTask, yieldTask } from './signal/next-task.js';
 export { NT_SUCCESS, NTSTATUS, type NtStatusName, ntStatusName } from './status/ntstatus.js';
 export { VmbusError } from './status/vmbus-error.js';

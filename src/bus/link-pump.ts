@@ -7,6 +7,7 @@
  * @module
  */
 
+import { yieldTask } from '../signal/next-task.js';
 import type { LinkEndpoint } from './partition-link.js';
 
 /** The state machine a pump feeds: a {@link HostPartition} or a {@link VmbusGuest}. */
@@ -30,6 +31,8 @@ const YIELD_EVERY = 64;
 export class LinkPump {
   /** Wake-ups from a sleep. */
   wakeups = 0;
+  /** Doorbells caught while polling, without sleeping. */
+  spinHits = 0;
   private stopped = false;
   private running: Promise<void> | null = null;
   private readonly endpoint: LinkEndpoint;
@@ -104,10 +107,13 @@ export class LinkPump {
         return;
       }
       if (found) {
-        if (++busy % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
+        if (++busy % YIELD_EVERY === 0) await yieldTask();
         continue;
       }
-      if (this.spin > 0 && this.spinFor(seen)) continue;
+      if (this.spin > 0 && this.spinFor(seen)) {
+        this.spinHits++;
+        continue;
+      }
       const wait = endpoint.doorbell.waitAsync(seen);
       if (typeof wait !== 'string') {
         await wait;

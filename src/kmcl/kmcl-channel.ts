@@ -32,6 +32,7 @@ import {
   PACKET_TYPE_TRANSFER_PAGES,
 } from '../protocol/packet-descriptor.js';
 import { OFFER_FLAG } from '../protocol/versions.js';
+import { nextTask } from '../signal/next-task.js';
 import { NTSTATUS } from '../status/ntstatus.js';
 import {
   KMCL_GPADL_HANDLE_READ_ONLY,
@@ -1201,10 +1202,10 @@ export class KmclChannel {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    setTimeout(() => {
+    nextTask(() => {
       this.pumpScheduled = false;
       this.pump('passive');
-    }, 0);
+    });
   }
 
   private canDeliver(): boolean {

@@ -113,6 +113,8 @@ export interface WorkerGuest {
   data: unknown;
   /** Stops the pump and closes the link (the host sees the guest leave). */
   shutdown(): void;
+  /** The guest's link pump (its counters). */
+  pump: LinkPump;
 }
 
 /**
@@ -137,6 +139,7 @@ export function guestFromWorkerData(
   return {
     guest,
     memory,
+    pump,
     data: wd.data,
     shutdown() {
       link.close();
