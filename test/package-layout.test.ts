@@ -80,7 +80,7 @@ describe('package layout', () => {
       const rel = relative(join(repoRoot, 'src'), file);
       const layer = rel.split('/')[0] ?? '';
       if (!LAYERS.includes(layer)) continue;
-      for (const m of readFileSync(file, 'utf8').matchAll(/from '\.\.\/([a-z-]+)\//g)) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/from '(?:\.\.\/)+([a-z-]+)\//g)) {
         const target = m[1] ?? '';
         assert.ok(
           (RANK[target] ?? 99) <= (RANK[layer] ?? -1),
