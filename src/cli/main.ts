@@ -8,6 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { parseSize, runDemo } from './demo-command.js';
 import { type CommandOutput, ringDecode, ringDump, ringEncode } from './ring-command.js';
 import { terminalStyle } from './terminal-style.js';
 import { EXIT_USAGE, UsageError } from './usage-error.js';
@@ -42,9 +43,66 @@ function buildProgram(setExit: (code: number) => void): Command {
       'after',
       `
 Examples:
+  $ vmbus demo                             run the SCSI controller and echo device for 5 s
+  $ vmbus demo --seconds 10 --json         the same, summary as JSON
   $ vmbus ring encode spec.json ring.img   build a ring image from a packet list
   $ vmbus ring decode ring.img             print its packets as JSON
   $ vmbus ring dump ring.img               show it for people`,
+    );
+
+  program
+    .command('demo')
+    .description(
+      'run the host here and a guest partition in a worker: SCSI storage and echo traffic, verified',
+    )
+    .option('-s, --seconds <n>', 'how long the workload runs', '5')
+    .option('--json', 'print the summary as one JSON object')
+    .option('--disk <file>', 'serve this raw disk image instead of a 64 MiB memory disk')
+    .option('--create <size>', 'create (or grow) the --disk image to this size, such as 64M')
+    .option('--queue-depth <n>', 'storage requests in flight', '16')
+    .option('--subchannels <n>', 'storage sub-channels (queues beyond the primary)', '2')
+    .addHelpText(
+      'after',
+      `
+Exit status 0 only when every device verified its data. Ctrl-C stops the
+workload early and still prints the summary.
+
+Examples:
+  $ vmbus demo --seconds 3
+  $ vmbus demo --disk disk.img --create 128M --json`,
+    )
+    .action(
+      async (o: {
+        seconds: string;
+        json?: boolean;
+        disk?: string;
+        create?: string;
+        queueDepth: string;
+        subchannels: string;
+      }) => {
+        const seconds = Number(o.seconds);
+        const queueDepth = Number(o.queueDepth);
+        const subchannels = Number(o.subchannels);
+        if (!(seconds > 0 && seconds <= 3600))
+          throw new UsageError(
+            `--seconds ${JSON.stringify(o.seconds)} is not a number of seconds in (0, 3600]`,
+          );
+        if (!(Number.isInteger(queueDepth) && queueDepth >= 1 && queueDepth <= 256))
+          throw new UsageError(`--queue-depth ${JSON.stringify(o.queueDepth)} is not in 1..256`);
+        if (!(Number.isInteger(subchannels) && subchannels >= 0 && subchannels <= 4))
+          throw new UsageError(`--subchannels ${JSON.stringify(o.subchannels)} is not in 0..4`);
+        if (o.create !== undefined && o.disk === undefined)
+          throw new UsageError('--create needs --disk');
+        const options = {
+          seconds,
+          json: o.json === true,
+          queueDepth,
+          subchannels,
+          ...(o.disk ? { disk: o.disk } : {}),
+          ...(o.create !== undefined ? { create: parseSize(o.create) } : {}),
+        };
+        setExit(await runDemo(options, io));
+      },
     );
 
   const ring = program

@@ -4,6 +4,7 @@
  * @module
  */
 
+export { FileBackend } from './file-backend.js';
 export {
   type GuestWorker,
   type GuestWorkerOptions,

@@ -48,8 +48,6 @@ import {
 export class EchoVsc {
   private readonly channel: KmclChannel;
   private readonly started: Promise<void>;
-  private readonly request = new Uint8Array(8 + ECHO_MAX_PAYLOAD);
-  private readonly reply = new Uint8Array(8 + ECHO_MAX_PAYLOAD + 8);
 
   /** @param guest - the guest's bus (connected, offers requested) */
   constructor(guest: VmbusGuest) {
@@ -70,24 +68,27 @@ export class EchoVsc {
   }
 
   private async call(op: number, argument: number, payload?: Uint8Array): Promise<Uint8Array> {
-    const view = new DataView(this.request.buffer);
+    // Buffers per call, so several calls may be in flight at once.
+    const request = new Uint8Array(8 + (payload?.length ?? 0));
+    const reply = new Uint8Array(8 + ECHO_MAX_PAYLOAD + 8);
+    const view = new DataView(request.buffer);
     view.setUint32(0, op, true);
     view.setUint32(4, argument, true);
-    if (payload) this.request.set(payload, 8);
-    const size = { value: this.reply.length };
+    if (payload) request.set(payload, 8);
+    const size = { value: reply.length };
     const status = await VmbChannelSendSynchronousRequest(
       this.channel,
-      this.request,
-      8 + (payload?.length ?? 0),
+      request,
+      request.length,
       null,
       VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION,
-      this.reply,
+      reply,
       size,
       -50_000_000n, // 5 s, relative, in 100 ns units
     );
     if (status !== NTSTATUS.STATUS_SUCCESS)
       throw new VmbusError('ECHO_FAILED', `The echo request failed: ${ntStatusName(status)}`);
-    return this.reply.subarray(0, size.value);
+    return reply.subarray(0, size.value);
   }
 
   /**

@@ -1,0 +1,217 @@
+/**
+ * `vmbus demo`: the host in this thread, a guest partition in a worker, the
+ * synthetic SCSI controller and the echo device offered to it, a verified
+ * workload for a few seconds, live progress, and a summary.
+ *
+ * @module
+ */
+
+import { VmbusHost } from '../bus/vmbus-host.js';
+import { EchoVsp } from '../devices/echo/echo-vsp.js';
+import { type BlockBackend, MemoryBackend, ScsiDisk } from '../devices/storage/scsi-disk.js';
+import { StorageVsp } from '../devices/storage/storage-vsp.js';
+import { FileBackend } from '../node/file-backend.js';
+import { startGuestWorker } from '../node/guest-worker.js';
+import type { CommandOutput } from './ring-command.js';
+import { UsageError } from './usage-error.js';
+
+/** Options of the demo. */
+export interface DemoOptions {
+  seconds: number;
+  json: boolean;
+  disk?: string;
+  create?: number;
+  queueDepth: number;
+  subchannels: number;
+}
+
+interface GuestDevice {
+  ops: number;
+  bytes: number;
+  errors: number;
+  verifyFailures: number;
+  p50us: number;
+  p99us: number;
+  maxUs: number;
+}
+
+/**
+ * Parses a size such as `64M`, `1G`, `4096`.
+ *
+ * @param text - the size
+ * @returns bytes
+ * @throws UsageError when it is not a size
+ */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]i?B?)?$/i.exec(text.trim());
+  if (!m)
+    throw new UsageError(`${JSON.stringify(text)} is not a size (examples: 64M, 1G, 1048576)`);
+  const unit = (m[2] ?? '').toUpperCase()[0];
+  const bytes =
+    Number(m[1]) * (unit === 'K' ? 1024 : unit === 'M' ? 1 << 20 : unit === 'G' ? 1 << 30 : 1);
+  if (bytes < 1 << 20 || bytes % 512 !== 0)
+    throw new UsageError(
+      `A disk of ${bytes} bytes is below 1 MiB or not a whole number of 512-byte blocks`,
+    );
+  return bytes;
+}
+
+/**
+ * Runs the demo.
+ *
+ * @param options - duration, output and disk
+ * @param io - output
+ * @returns exit status: 0 when every device verified its data
+ */
+export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<number> {
+  let backend: BlockBackend;
+  let file: FileBackend | null = null;
+  if (options.disk) {
+    try {
+      file = await FileBackend.open(
+        options.disk,
+        options.create !== undefined ? { create: options.create } : {},
+      );
+    } catch (e) {
+      throw new UsageError(
+        `cannot open disk image ${options.disk}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+    backend = file;
+  } else {
+    backend = new MemoryBackend(64 << 20);
+  }
+  const host = new VmbusHost({ log: () => {} });
+  const guest = startGuestWorker(host, new URL('./demo-guest.js', import.meta.url), {
+    memoryPages: 16384,
+    data: {
+      seconds: options.seconds,
+      queueDepth: options.queueDepth,
+      subchannels: options.subchannels,
+    },
+  });
+  const storage = new StorageVsp({
+    host,
+    partition: guest.partition,
+    disks: new Map([[0, new ScsiDisk(backend)]]),
+    log: () => {},
+  });
+  storage.start();
+  const echo = new EchoVsp(host, guest.partition);
+  echo.start();
+
+  const tty = process.stderr.isTTY === true && !options.json;
+  let last = { storage: { ops: 0, bytes: 0 }, echo: { ops: 0, bytes: 0 } };
+  let lastAt = performance.now();
+  const started = performance.now();
+  const onSigint = () => guest.worker.postMessage({ stop: true });
+  process.once('SIGINT', onSigint);
+  let protocol = 0;
+  const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    guest.worker.on('message', (m: Record<string, unknown>) => {
+      if (m.kind === 'ready') protocol = m.version as number;
+      if (m.kind === 'progress' && tty) {
+        const now = performance.now();
+        const dt = (now - lastAt) / 1000;
+        const s = m.storage as { ops: number; bytes: number };
+        const e = m.echo as { ops: number; bytes: number };
+        const line = `  ${((now - started) / 1000).toFixed(1)}s  storage ${fmt((s.ops - last.storage.ops) / dt)} IOPS ${fmt((s.bytes - last.storage.bytes) / dt / 1e6)} MB/s  |  echo ${fmt((e.ops - last.echo.ops) / dt)} req/s`;
+        process.stderr.write(`\r${line.padEnd(78)}`);
+        last = { storage: s, echo: e };
+        lastAt = now;
+      } else if (m.kind === 'summary') resolve(m);
+      else if (m.kind === 'error') reject(new Error(String(m.message)));
+    });
+    guest.worker.once('error', reject);
+  }).finally(() => {
+    process.off('SIGINT', onSigint);
+    if (tty) process.stderr.write('\n');
+  });
+  await guest.terminate();
+  await file?.close();
+
+  const st = result.storage as GuestDevice;
+  const ec = result.echo as GuestDevice;
+  const elapsed = result.elapsed as number;
+  const summary = {
+    seconds: Number(elapsed.toFixed(2)),
+    storage: {
+      protocol: `${protocol >> 8}.${protocol & 0xff}`,
+      ios: st.ops,
+      iops: Math.round(st.ops / elapsed),
+      mbPerSec: Number((st.bytes / elapsed / 1e6).toFixed(1)),
+      latencyUs: {
+        p50: Math.round(st.p50us),
+        p99: Math.round(st.p99us),
+        max: Math.round(st.maxUs),
+      },
+      hostRequests: storage.stats.requests,
+      bytesRead: storage.stats.bytesRead,
+      bytesWritten: storage.stats.bytesWritten,
+      regionsVerified: result.regionsVerified,
+      errors: st.errors + storage.stats.fatal,
+      verifyFailures: st.verifyFailures,
+    },
+    echo: {
+      requests: ec.ops,
+      perSec: Math.round(ec.ops / elapsed),
+      bytes: ec.bytes,
+      latencyUs: {
+        p50: Math.round(ec.p50us),
+        p99: Math.round(ec.p99us),
+        max: Math.round(ec.maxUs),
+      },
+      errors: ec.errors,
+      verifyFailures: ec.verifyFailures,
+    },
+    guestWakeups: result.wakeups,
+  };
+  const verified =
+    summary.storage.errors === 0 &&
+    summary.storage.verifyFailures === 0 &&
+    summary.echo.errors === 0 &&
+    summary.echo.verifyFailures === 0;
+  if (options.json) {
+    io.out(`${JSON.stringify({ ...summary, verified })}\n`);
+  } else {
+    const { style } = io;
+    const rows = [
+      ['device', 'requests', 'per second', 'MB/s', 'p50 us', 'p99 us', 'errors', 'verified'],
+      [
+        `storage (VSTOR ${summary.storage.protocol})`,
+        String(summary.storage.ios),
+        String(summary.storage.iops),
+        String(summary.storage.mbPerSec),
+        String(summary.storage.latencyUs.p50),
+        String(summary.storage.latencyUs.p99),
+        String(summary.storage.errors),
+        summary.storage.verifyFailures === 0 ? 'yes' : `NO (${summary.storage.verifyFailures})`,
+      ],
+      [
+        'echo',
+        String(summary.echo.requests),
+        String(summary.echo.perSec),
+        String(Number((summary.echo.bytes / elapsed / 1e6).toFixed(1))),
+        String(summary.echo.latencyUs.p50),
+        String(summary.echo.latencyUs.p99),
+        String(summary.echo.errors),
+        summary.echo.verifyFailures === 0 ? 'yes' : `NO (${summary.echo.verifyFailures})`,
+      ],
+    ];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    const lines = rows.map((r) =>
+      r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '),
+    );
+    io.out(
+      `${style.bold(`vmbus demo: ${summary.seconds} s, guest partition in a worker`)}\n${lines.join('\n')}\n`,
+    );
+    io.out(
+      `${verified ? style.green('every device verified its data') : style.red('verification FAILED')}\n`,
+    );
+  }
+  return verified ? 0 : 1;
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1);
+}

@@ -1,0 +1,192 @@
+/**
+ * The guest partition of `vmbus demo`, run in a worker: it connects to the
+ * bus, opens the SCSI controller (with sub-channels) and the echo device,
+ * then runs a verified workload until told to stop: random writes of
+ * patterned blocks and reads that check them, and echoes of random sizes.
+ * It reports progress four times a second and a summary at the end.
+ *
+ * @module
+ */
+
+import { parentPort } from 'node:worker_threads';
+import { EchoVsc } from '../devices/echo/echo-vsc.js';
+import { StorageVsc } from '../devices/storage/storage-vsc.js';
+import { guestFromWorkerData } from '../node/guest-worker.js';
+
+const port = parentPort!;
+const { guest, data, pump } = guestFromWorkerData({ log: () => {} });
+const { seconds, queueDepth, subchannels } = data as {
+  seconds: number;
+  queueDepth: number;
+  subchannels: number;
+};
+
+interface DeviceStats {
+  ops: number;
+  bytes: number;
+  errors: number;
+  verifyFailures: number;
+  latenciesUs: number[];
+}
+
+const storage: DeviceStats = { ops: 0, bytes: 0, errors: 0, verifyFailures: 0, latenciesUs: [] };
+const echo: DeviceStats = { ops: 0, bytes: 0, errors: 0, verifyFailures: 0, latenciesUs: [] };
+let stop = false;
+port.on('message', (m: { stop?: boolean }) => {
+  if (m.stop) stop = true;
+});
+
+let seed = 0x9e3779b9;
+const rand = () => {
+  seed ^= seed << 13;
+  seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  seed >>>= 0;
+  return seed;
+};
+
+function pattern(lba: number, generation: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (lba * 31 + generation * 7 + i) & 255;
+  return out;
+}
+
+const sample = (s: DeviceStats, t0: number) => {
+  const us = (performance.now() - t0) * 1000;
+  if (s.latenciesUs.length < 200_000) s.latenciesUs.push(us);
+  else s.latenciesUs[rand() % s.latenciesUs.length] = us;
+};
+
+/** Regions with a request in flight: one request per region at a time keeps every check exact. */
+const busy = new Set<number>();
+
+async function storageWorker(
+  vsc: StorageVsc,
+  regions: number,
+  written: Map<number, number>,
+): Promise<void> {
+  while (!stop) {
+    let region = rand() % regions;
+    while (busy.has(region)) region = (region + 1) % regions;
+    busy.add(region);
+    const lba = region * 128;
+    const t0 = performance.now();
+    try {
+      const generation = written.get(region);
+      if (generation !== undefined && rand() % 2 === 0) {
+        const back = await vsc.read(lba, 64);
+        const want = pattern(lba, generation, 64 * 512);
+        let same = true;
+        for (let i = 0; i < want.length; i++) if (back[i] !== want[i]) same = false;
+        if (!same) storage.verifyFailures++;
+        storage.bytes += back.length;
+      } else {
+        const next = (generation ?? 0) + 1;
+        // A write covers the whole 64-block region so a later read can check all of it.
+        await vsc.write(lba, pattern(lba, next, 64 * 512));
+        written.set(region, next);
+        storage.bytes += 64 * 512;
+      }
+      storage.ops++;
+      sample(storage, t0);
+    } catch {
+      storage.errors++;
+    } finally {
+      busy.delete(region);
+    }
+  }
+}
+
+async function echoWorker(vsc: EchoVsc): Promise<void> {
+  while (!stop) {
+    const size = rand() % 2048;
+    const bytes = pattern(size, echo.ops, size);
+    const t0 = performance.now();
+    try {
+      const back = await vsc.echo(bytes);
+      if (back.length !== bytes.length || back.some((b, i) => b !== bytes[i]))
+        echo.verifyFailures++;
+      echo.ops++;
+      echo.bytes += size;
+      sample(echo, t0);
+    } catch {
+      echo.errors++;
+    }
+  }
+}
+
+function summary(s: DeviceStats) {
+  const sorted = [...s.latenciesUs].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+  return {
+    ops: s.ops,
+    bytes: s.bytes,
+    errors: s.errors,
+    verifyFailures: s.verifyFailures,
+    p50us: at(0.5),
+    p99us: at(0.99),
+    maxUs: sorted.at(-1) ?? 0,
+  };
+}
+
+try {
+  await guest.connect();
+  await guest.requestOffers();
+  const vsc = new StorageVsc(guest, { subchannels });
+  await vsc.connect();
+  const echoVsc = new EchoVsc(guest);
+  await echoVsc.connect();
+  port.postMessage({
+    kind: 'ready',
+    version: vsc.version,
+    queues: vsc.queueCount,
+    blocks: vsc.blockCount,
+  });
+  const regions = Math.max(1, Math.min(4096, Math.floor(vsc.blockCount / 128)));
+  const written = new Map<number, number>();
+  const started = performance.now();
+  const progress = setInterval(
+    () =>
+      port.postMessage({
+        kind: 'progress',
+        storage: { ops: storage.ops, bytes: storage.bytes },
+        echo: { ops: echo.ops, bytes: echo.bytes },
+      }),
+    250,
+  );
+  const timer = setTimeout(() => {
+    stop = true;
+  }, seconds * 1000);
+  await Promise.all([
+    ...Array.from({ length: queueDepth }, () => storageWorker(vsc, regions, written)),
+    echoWorker(echoVsc),
+    echoWorker(echoVsc),
+  ]);
+  clearTimeout(timer);
+  clearInterval(progress);
+  // Verify every region written, once, at the end.
+  for (const [region, generation] of written) {
+    const back = await vsc.read(region * 128, 64);
+    const want = pattern(region * 128, generation, 64 * 512);
+    for (let i = 0; i < want.length; i++) {
+      if (back[i] !== want[i]) {
+        storage.verifyFailures++;
+        break;
+      }
+    }
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  await echoVsc.close();
+  await vsc.close();
+  port.postMessage({
+    kind: 'summary',
+    elapsed,
+    regionsVerified: written.size,
+    storage: summary(storage),
+    echo: summary(echo),
+    wakeups: pump.wakeups,
+  });
+} catch (e) {
+  port.postMessage({ kind: 'error', message: e instanceof Error ? e.message : String(e) });
+}

@@ -1,0 +1,60 @@
+/**
+ * `vmbus demo` as a user runs it: the guest partition in a worker, storage
+ * and echo verified, the JSON summary, a disk image file, and bad options.
+ */
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cliPath } from './shared-paths.js';
+
+function vmbus(...args: string[]) {
+  return spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+    timeout: 120_000,
+  });
+}
+
+describe('vmbus demo', () => {
+  it('runs storage and echo traffic, verifies them and prints a JSON summary', () => {
+    const r = vmbus('demo', '--seconds', '1', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.verified, true);
+    assert.ok(s.storage.ios > 100, `${s.storage.ios} storage requests`);
+    assert.ok(s.echo.requests > 10);
+    assert.equal(s.storage.verifyFailures, 0);
+    assert.ok(s.storage.regionsVerified > 0);
+    assert.ok(s.storage.latencyUs.p99 >= s.storage.latencyUs.p50);
+    assert.equal(s.storage.protocol, '6.2');
+  });
+
+  it('serves a disk image file it creates', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmbus-demo-'));
+    const disk = join(dir, 'disk.img');
+    const r = vmbus('demo', '--seconds', '1', '--disk', disk, '--create', '8M');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /every device verified its data/);
+    assert.equal(statSync(disk).size, 8 << 20);
+  });
+
+  it('refuses bad options with one line and exit 2', () => {
+    for (const args of [
+      ['demo', '--seconds', 'x'],
+      ['demo', '--queue-depth', '0'],
+      ['demo', '--create', '1M'],
+      ['demo', '--disk', join(tmpdir(), 'no-such-dir-vmbus', 'x.img')],
+      ['demo', '--bogus'],
+    ]) {
+      const r = vmbus(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.equal(r.stdout, '');
+    }
+    assert.equal(existsSync(join(tmpdir(), 'no-such-dir-vmbus')), false);
+  });
+});
