@@ -14,7 +14,18 @@ import { repoRoot } from './shared-paths.js';
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
 
 /** Layer order, lowest first (README's architecture section). */
-const LAYERS = ['status', 'protocol', 'memory', 'ring', 'signal', 'bus', 'node', 'cli'];
+const LAYERS = [
+  'status',
+  'protocol',
+  'memory',
+  'ring',
+  'signal',
+  'bus',
+  'kmcl',
+  'devices',
+  'node',
+  'cli',
+];
 const RANK: Record<string, number> = {
   status: 0,
   protocol: 1,
@@ -22,7 +33,9 @@ const RANK: Record<string, number> = {
   ring: 2,
   signal: 2,
   bus: 3,
-  node: 4,
+  kmcl: 4,
+  devices: 5,
+  node: 6,
   cli: 9,
 };
 
