@@ -9,6 +9,7 @@ import { runBusBench } from './bus-bench.js';
 import { type BenchOptions, machine, type Result } from './harness.js';
 import { runKmclBench } from './kmcl-bench.js';
 import { runRingBench } from './ring-bench.js';
+import { runStorageBench } from './storage-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +34,16 @@ if (!(opts.seconds > 0) || !(Number.isInteger(opts.runs) && opts.runs > 0)) {
   process.stderr.write('bench: --seconds must be positive and --runs a positive integer\n');
   process.exit(2);
 }
-const want = (name: string) => filter === undefined || filter.test(name);
+const announced = new Set<string>();
+const progress = process.stderr.isTTY === true && !values.json;
+const want = (name: string) => {
+  const yes = filter === undefined || filter.test(name);
+  if (yes && progress && !announced.has(name)) {
+    announced.add(name);
+    process.stderr.write(`\r  running ${name} ...`.padEnd(72));
+  }
+  return yes;
+};
 
 const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
 if (!values.json) {
@@ -41,11 +51,12 @@ if (!values.json) {
     `# vmbus-kmcl benchmarks\n${machine()}\nmedian of ${opts.runs} runs of ~${opts.seconds} s each\n\n`,
   );
   process.stdout.write(
-    '| case | packets/s | MB/s | baseline | ratio | notes |\n|---|---:|---:|---|---:|---|\n',
+    '| case | ops/s | MB/s | baseline | ratio | notes |\n|---|---:|---:|---|---:|---|\n',
   );
 }
 let ringWorkers64: Result | undefined;
 const report = (r: Result) => {
+  if (progress) process.stderr.write(`\r${' '.repeat(72)}\r`);
   if (r.case === 'ring/workers/64B') ringWorkers64 = r;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -74,4 +85,5 @@ if (
 }
 await runBusBench(want, opts, report, ringWorkers64);
 await runKmclBench(want, opts, report, ringWorkers64);
+await runStorageBench(want, opts, report);
 process.exit(0);

@@ -58,3 +58,35 @@ describe('vmbus demo', () => {
     assert.equal(existsSync(join(tmpdir(), 'no-such-dir-vmbus')), false);
   });
 });
+
+describe('vmbus bench', () => {
+  it('runs a filtered case beside its baseline and prints JSON lines', () => {
+    const r = vmbus(
+      'bench',
+      '--filter',
+      'ring/same-thread/64B$',
+      '--seconds',
+      '0.05',
+      '--runs',
+      '1',
+      '--json',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.case),
+      ['ring/same-thread/64B/naive', 'ring/same-thread/64B'],
+    );
+    assert.ok(lines[1].packetsPerSec > 0 && lines[1].ratio > 0);
+    assert.equal(lines[1].baseline, 'ring/same-thread/64B/naive');
+  });
+
+  it('refuses a bad filter with one line and exit 2', () => {
+    const r = vmbus('bench', '--filter', '(');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^vmbus: --filter/);
+  });
+});

@@ -6,7 +6,9 @@
  * @module
  */
 
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { parseSize, runDemo } from './demo-command.js';
 import { type CommandOutput, ringDecode, ringDump, ringEncode } from './ring-command.js';
@@ -45,6 +47,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 Examples:
   $ vmbus demo                             run the SCSI controller and echo device for 5 s
   $ vmbus demo --seconds 10 --json         the same, summary as JSON
+  $ vmbus bench --filter ring              measure the rings beside their baselines
   $ vmbus ring encode spec.json ring.img   build a ring image from a packet list
   $ vmbus ring decode ring.img             print its packets as JSON
   $ vmbus ring dump ring.img               show it for people`,
@@ -104,6 +107,53 @@ Examples:
         setExit(await runDemo(options, io));
       },
     );
+
+  program
+    .command('bench')
+    .description(
+      'run the benchmark suite (ring, bus, KMCL, storage), each case beside its baseline',
+    )
+    .option('--json', 'print one JSON line per case')
+    .option('--filter <regex>', 'run only the cases whose name matches')
+    .option('--seconds <n>', 'seconds per timed run', '1')
+    .option('--runs <n>', 'timed runs per case (the median is reported)', '5')
+    .addHelpText(
+      'after',
+      `
+Prints the machine and Node version, then a table: case, ops/s, MB/s,
+baseline, ratio. A full run takes a few minutes.
+
+Examples:
+  $ vmbus bench --filter 'ring/workers' --seconds 0.5
+  $ vmbus bench --json > results.jsonl`,
+    )
+    .action(async (o: { json?: boolean; filter?: string; seconds: string; runs: string }) => {
+      if (o.filter !== undefined) {
+        try {
+          new RegExp(o.filter);
+        } catch {
+          throw new UsageError(`--filter ${JSON.stringify(o.filter)} is not a regular expression`);
+        }
+      }
+      if (!(Number(o.seconds) > 0))
+        throw new UsageError(`--seconds ${JSON.stringify(o.seconds)} is not a positive number`);
+      if (!(Number.isInteger(Number(o.runs)) && Number(o.runs) > 0))
+        throw new UsageError(`--runs ${JSON.stringify(o.runs)} is not a positive integer`);
+      const args = [
+        '--expose-gc',
+        fileURLToPath(new URL('../../bench/run.js', import.meta.url)),
+        '--seconds',
+        o.seconds,
+        '--runs',
+        o.runs,
+      ];
+      if (o.json) args.push('--json');
+      if (o.filter !== undefined) args.push('--filter', o.filter);
+      const code = await new Promise<number>((resolve) => {
+        spawn(process.execPath, args, { stdio: 'inherit' }).on('exit', (c) => resolve(c ?? 1));
+      });
+      setExit(code);
+    });
 
   const ring = program
     .command('ring')
