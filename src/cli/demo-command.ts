@@ -6,6 +6,7 @@
  * @module
  */
 
+import { MultiBar, Presets } from 'cli-progress';
 import { VmbusHost } from '../bus/vmbus-host.js';
 import { EchoVsp } from '../devices/echo/echo-vsp.js';
 import { type BlockBackend, MemoryBackend, ScsiDisk } from '../devices/storage/scsi-disk.js';
@@ -101,6 +102,34 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
   echo.start();
 
   const tty = process.stderr.isTTY === true && !options.json;
+  // One live line per device (cli-progress), only on a terminal.
+  const bars = tty
+    ? new MultiBar(
+        {
+          format: '  {device} {rate} {unit}  {mb} MB/s  {done} done  {elapsed}s',
+          hideCursor: true,
+          clearOnComplete: false,
+          stream: process.stderr,
+        },
+        Presets.shades_classic,
+      )
+    : null;
+  const storageBar = bars?.create(options.seconds, 0, {
+    device: 'storage',
+    rate: '0',
+    unit: 'IOPS   ',
+    mb: '0',
+    done: 0,
+    elapsed: '0.0',
+  });
+  const echoBar = bars?.create(options.seconds, 0, {
+    device: 'echo   ',
+    rate: '0',
+    unit: 'req/s  ',
+    mb: '0',
+    done: 0,
+    elapsed: '0.0',
+  });
   let last = { storage: { ops: 0, bytes: 0 }, echo: { ops: 0, bytes: 0 } };
   let lastAt = performance.now();
   const started = performance.now();
@@ -110,13 +139,25 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
   const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
     guest.worker.on('message', (m: Record<string, unknown>) => {
       if (m.kind === 'ready') protocol = m.version as number;
-      if (m.kind === 'progress' && tty) {
+      if (m.kind === 'progress' && bars) {
         const now = performance.now();
         const dt = (now - lastAt) / 1000;
+        const elapsed = ((now - started) / 1000).toFixed(1);
         const s = m.storage as { ops: number; bytes: number };
         const e = m.echo as { ops: number; bytes: number };
-        const line = `  ${((now - started) / 1000).toFixed(1)}s  storage ${fmt((s.ops - last.storage.ops) / dt)} IOPS ${fmt((s.bytes - last.storage.bytes) / dt / 1e6)} MB/s  |  echo ${fmt((e.ops - last.echo.ops) / dt)} req/s`;
-        process.stderr.write(`\r${line.padEnd(78)}`);
+        const at = Math.min(options.seconds, (now - started) / 1000);
+        storageBar?.update(at, {
+          rate: fmt((s.ops - last.storage.ops) / dt),
+          mb: fmt((s.bytes - last.storage.bytes) / dt / 1e6),
+          done: s.ops,
+          elapsed,
+        });
+        echoBar?.update(at, {
+          rate: fmt((e.ops - last.echo.ops) / dt),
+          mb: fmt((e.bytes - last.echo.bytes) / dt / 1e6),
+          done: e.ops,
+          elapsed,
+        });
         last = { storage: s, echo: e };
         lastAt = now;
       } else if (m.kind === 'summary') resolve(m);
@@ -125,7 +166,7 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
     guest.worker.once('error', reject);
   }).finally(() => {
     process.off('SIGINT', onSigint);
-    if (tty) process.stderr.write('\n');
+    bars?.stop();
   });
   await guest.terminate();
   await file?.close();
