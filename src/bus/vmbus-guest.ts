@@ -166,7 +166,7 @@ const FIRST_GPADL = 0xe1e10;
  * ```ts
  * import { connectedChannels } from 'vmbus-kmcl';
  * const { guest, host, dispose } = await connectedChannels({ ringPages: 4 });
- * guest.pipe.send(6, 0, 1, 0, new Uint8Array([1, 2, 3]));
+ * guest.send(6, 0, 1, 0, new Uint8Array([1, 2, 3]));
  * dispose();
  * ```
  */
