@@ -11,7 +11,16 @@
 /** Where log lines go (default: `console.warn`). */
 export type LogSink = (line: string) => void;
 
-/** Counts and rate-limits violation reports. */
+/** Counts and rate-limits violation reports. *
+ * @example
+ * ```ts
+ * import { BusLog } from 'vmbus-kmcl';
+ * const lines: string[] = [];
+ * const log = new BusLog((line) => lines.push(line), 2);
+ * for (let i = 0; i < 10; i++) log.violation('VMBUS_EXAMPLE', 'a bad message');
+ * console.log(log.total, lines.length); // 10 2
+ * ```
+ */
 export class BusLog {
   /** Violations by code, all of them, logged or not. */
   readonly counts = new Map<string, number>();

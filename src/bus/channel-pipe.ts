@@ -52,6 +52,16 @@ export interface PipeStats {
 
 /**
  * One open channel's rings and signal.
+ *
+ * @example
+ * ```ts
+ * import { connectedChannels } from 'vmbus-kmcl';
+ * const { host, guest, dispose } = await connectedChannels({ ringPages: 4 });
+ * host.onPacket = (p) => console.log('host got', p.transactionId);
+ * await guest.sendAsync(6, 0, 42, 0, new Uint8Array(16)); // waits for ring space if full
+ * console.log(guest.stats.interruptsSent + guest.stats.interruptsSuppressed); // 1
+ * dispose();
+ * ```
  */
 export class ChannelPipe {
   /** The channel id. */

@@ -27,6 +27,19 @@ const YIELD_EVERY = 64;
 
 /**
  * Runs an endpoint until the link closes or {@link LinkPump.stop} is called.
+ *
+ * @example
+ * ```ts
+ * import { createLinkMemory, LinkEndpoint, LinkPump, RecordingNotifier, GuestMemory, PageAllocator, VmbusGuest } from 'vmbus-kmcl';
+ * const link = createLinkMemory();
+ * const end = new LinkEndpoint(link, 'guest');
+ * const memory = new GuestMemory(16);
+ * const guest = new VmbusGuest(memory, new PageAllocator(memory), end);
+ * const pump = new LinkPump(end, guest); // feeds the guest everything the host sends
+ * void pump.start();
+ * pump.stop();
+ * void RecordingNotifier;
+ * ```
  */
 export class LinkPump {
   /** Wake-ups from a sleep. */

@@ -163,6 +163,16 @@ let serials = 0;
 
 /**
  * One KMCL channel endpoint.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const packet = client.allocatePacket();
+ * packet.completionRoutine = (_p, status) => console.log('done', status);
+ * client.send(packet, new Uint8Array(8), 8, null, 1); // WAIT_FOR_COMPLETION
+ * await dispose();
+ * ```
  */
 export class KmclChannel {
   /** Whether this is the server (host, VSP) end. */

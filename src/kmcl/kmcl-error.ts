@@ -9,7 +9,17 @@
 import { ntStatusName } from '../status/ntstatus.js';
 import { VmbusError } from '../status/vmbus-error.js';
 
-/** A KMCL call failed with `status`. */
+/** A KMCL call failed with `status`. *
+ * @example
+ * ```ts
+ * import { KmclError, NTSTATUS } from 'vmbus-kmcl';
+ * try {
+ *   throw new KmclError(NTSTATUS.STATUS_INVALID_PARAMETER_3, 'ByteCount too small');
+ * } catch (e) {
+ *   if (e instanceof KmclError) console.log(e.code, e.status === NTSTATUS.STATUS_INVALID_PARAMETER_3); // KMCL_STATUS_INVALID_PARAMETER_3 true
+ * }
+ * ```
+ */
 export class KmclError extends VmbusError {
   /** The NTSTATUS (unsigned). */
   readonly status: number;

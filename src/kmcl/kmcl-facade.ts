@@ -262,7 +262,15 @@ export function VmbServerChannelInitSetSaveRestorePacketCallbacks(
 
 // --- 3C outgoing packets -------------------------------------------------
 
-/** VmbChannelSizeofPacket: bytes a buffer needs for VmbPacketInitialize. */
+/** VmbChannelSizeofPacket: bytes a buffer needs for VmbPacketInitialize. *
+ * @example
+ * ```ts
+ * import { createKmclPair, VmbChannelSizeofPacket } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * console.log(VmbChannelSizeofPacket(client) > client.maximumPacketSize + 8); // true
+ * await dispose();
+ * ```
+ */
 export function VmbChannelSizeofPacket(Channel: VMBCHANNEL): number {
   return Channel.sizeofPacket();
 }
@@ -280,6 +288,20 @@ export function VmbPacketAllocate(Channel: VMBCHANNEL): VMBPACKET | null {
  *
  * @returns STATUS_SUCCESS, or STATUS_INVALID_PARAMETER_3 when ByteCount is
  *   below VmbChannelSizeofPacket or beyond the memory (nothing changes)
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, NTSTATUS, VmbChannelSizeofPacket, VmbPacketInitialize, VmbPacketSend, VmbPacketSetCompletionRoutine } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const size = VmbChannelSizeofPacket(client);
+ * const pool = new SharedArrayBuffer(size * 4); // four packets, no allocation per send
+ * const packet = new Uint8Array(pool, 0, size);
+ * console.log(VmbPacketInitialize(client, packet, size - 1) === NTSTATUS.STATUS_INVALID_PARAMETER_3); // true
+ * VmbPacketInitialize(client, packet, size);
+ * VmbPacketSetCompletionRoutine(packet, (_p, status) => console.log('completed', status));
+ * VmbPacketSend(packet, new Uint8Array([1, 2, 3]), 3, null, 1);
+ * await dispose();
+ * ```
  */
 export function VmbPacketInitialize(
   Channel: VMBCHANNEL,

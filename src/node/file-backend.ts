@@ -9,7 +9,17 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { BlockBackend } from '../devices/storage/scsi-disk.js';
 
-/** A raw disk image. */
+/** A raw disk image. *
+ * @example
+ * ```ts
+ * import { ScsiDisk } from 'vmbus-kmcl';
+ * import { FileBackend } from 'vmbus-kmcl/node';
+ * const backend = await FileBackend.open('/tmp/disk.img', { create: 16 << 20 });
+ * const disk = new ScsiDisk(backend); // serve it with a StorageVsp
+ * console.log(disk.backend.blockCount); // 32768
+ * await backend.close();
+ * ```
+ */
 export class FileBackend implements BlockBackend {
   readonly blockSize: number;
   readonly blockCount: number;

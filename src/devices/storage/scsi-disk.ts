@@ -123,6 +123,16 @@ export interface ScsiDiskOptions {
 
 /**
  * One disk LUN.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, MemoryBackend, MemoryDescriptor, ScsiDisk } from 'vmbus-kmcl';
+ * const disk = new ScsiDisk(new MemoryBackend(1 << 20));
+ * const memory = new GuestMemory(4);
+ * const buffer = MemoryDescriptor.contiguous(memory, 4096, 8);
+ * const result = await disk.execute(Uint8Array.from([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 1, buffer, 8); // READ CAPACITY(10)
+ * console.log(result.srbStatus, result.transferred); // 1 8
+ * ```
  */
 export class ScsiDisk {
   /** The blocks. */

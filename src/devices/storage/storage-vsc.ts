@@ -76,6 +76,21 @@ export interface ScsiOutcome {
 
 /**
  * The guest side of a synthetic SCSI controller.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, MemoryBackend, ScsiDisk, StorageVsc, StorageVsp } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * new StorageVsp({ host: bus.host, partition: bus.partition, disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]) }).start();
+ * await bus.guest.connect();
+ * await bus.guest.requestOffers();
+ * const vsc = new StorageVsc(bus.guest, { subchannels: 1 });
+ * await vsc.connect();
+ * await vsc.write(0, new Uint8Array(512).fill(7));
+ * console.log((await vsc.read(0, 1))[0]); // 7
+ * await vsc.close();
+ * bus.dispose();
+ * ```
  */
 export class StorageVsc {
   /** The negotiated protocol version. */
