@@ -355,3 +355,65 @@ describe('interface tables', () => {
     assert.equal(ntStatusName(0xc00000f1), 'STATUS_INVALID_PARAMETER_3');
   });
 });
+
+describe('every Init routine after Enable', () => {
+  it('returns STATUS_INVALID_PARAMETER_1 and changes nothing', async () => {
+    const pair = await createKmclPair();
+    const { client, server } = pair;
+    const before = { size: client.maximumPacketSize, name: client.friendlyName };
+    const clientCalls: [string, () => number][] = [
+      ['VmbChannelInitSetMaximumPacketSize', () => VmbChannelInitSetMaximumPacketSize(client, 100)],
+      [
+        'VmbChannelInitSetMaximumExternalData',
+        () => VmbChannelInitSetMaximumExternalData(client, 100, 1),
+      ],
+      ['VmbChannelInitSetClientContextSize', () => VmbChannelInitSetClientContextSize(client, 8)],
+      ['VmbChannelInitSetFriendlyName', () => VmbChannelInitSetFriendlyName(client, 'late')],
+      ['VmbChannelInitSetFlags', () => VmbChannelInitSetFlags(client, 0)],
+      [
+        'VmbClientChannelInitSetRingBufferPageCount',
+        () => VmbClientChannelInitSetRingBufferPageCount(client, 4, 4),
+      ],
+      [
+        'VmbClientChannelInitSetTargetPnp',
+        () => VmbClientChannelInitSetTargetPnp(client, PAIR_INTERFACE_INSTANCE),
+      ],
+    ];
+    const serverCalls: [string, () => number][] = [
+      ['VmbServerChannelInitSetFlags', () => VmbServerChannelInitSetFlags(server, 0)],
+      [
+        'VmbServerChannelInitSetTargetInterfaceId',
+        () =>
+          VmbServerChannelInitSetTargetInterfaceId(
+            server,
+            PAIR_INTERFACE_INSTANCE,
+            PAIR_INTERFACE_INSTANCE,
+          ),
+      ],
+      ['VmbServerChannelInitSetTargetVtl', () => VmbServerChannelInitSetTargetVtl(server, 0)],
+      [
+        'VmbServerChannelInitSetMmioMegabytes',
+        () => VmbServerChannelInitSetMmioMegabytes(server, 1, 0),
+      ],
+      [
+        'VmbServerChannelInitSetSaveRestorePacketCallbacks',
+        () =>
+          VmbServerChannelInitSetSaveRestorePacketCallbacks(
+            server,
+            () => 0,
+            () => 0,
+          ),
+      ],
+      [
+        'VmbServerChannelInitSetVmbusHandle',
+        () => VmbServerChannelInitSetVmbusHandle(server, { partition: pair.bus.partition }),
+      ],
+    ];
+    for (const [name, call] of [...clientCalls, ...serverCalls]) {
+      assert.equal(st(call()), 'STATUS_INVALID_PARAMETER_1', name);
+    }
+    assert.deepEqual({ size: client.maximumPacketSize, name: client.friendlyName }, before);
+    assert.equal(client.isStarted && server.isStarted, true, 'both channels still run');
+    await pair.dispose();
+  });
+});
