@@ -4,7 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,25 @@ describe('vmbus demo', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /every device verified its data/);
     assert.equal(statSync(disk).size, 8 << 20);
+  });
+
+  it('stops cleanly on Ctrl-C and still prints the summary', async () => {
+    const child = spawn(process.execPath, [cliPath, 'demo', '--seconds', '60', '--json'], {
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.ok(Date.now() - t0 < 20_000, 'it stopped long before its 60 s');
+    assert.equal(code, 0);
+    const s = JSON.parse(stdout);
+    assert.equal(s.verified, true);
+    assert.ok(s.seconds < 30);
   });
 
   it('refuses bad options with one line and exit 2', () => {
