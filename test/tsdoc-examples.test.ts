@@ -80,3 +80,30 @@ it('every @example in src/ type-checks against the package', () => {
     );
   assert.deepEqual(problems, [], problems.join('\n'));
 });
+
+it('every exported symbol of the package has a TSDoc summary', () => {
+  const entries = ['index', 'node/index'].map((e) => join(repoRoot, 'dist', 'src', `${e}.d.ts`));
+  const program = ts.createProgram(entries, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: ['node'],
+    skipLibCheck: true,
+  });
+  const checker = program.getTypeChecker();
+  const missing: string[] = [];
+  let total = 0;
+  for (const entry of entries) {
+    const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
+    assert.ok(module, entry);
+    for (const symbol of checker.getExportsOfModule(module)) {
+      total++;
+      const target =
+        symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+      if (ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '')
+        missing.push(symbol.name);
+    }
+  }
+  assert.ok(total > 250, `only ${total} exports`);
+  assert.deepEqual(missing, [], `exports without a summary: ${missing.join(', ')}`);
+});
