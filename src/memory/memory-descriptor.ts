@@ -148,7 +148,14 @@ export class MemoryDescriptor {
     while (at < length) {
       const page = Math.floor(pos / PAGE_SIZE);
       const within = pos % PAGE_SIZE;
-      const n = Math.min(length - at, PAGE_SIZE - within);
+      // Coalesce physically consecutive pages into one copy.
+      let last = page;
+      while (
+        (last + 1 - page) * PAGE_SIZE - within < length - at &&
+        this.pfns[last + 1] === (this.pfns[last] ?? -2) + 1
+      )
+        last++;
+      const n = Math.min(length - at, (last + 1 - page) * PAGE_SIZE - within);
       step((this.pfns[page] ?? 0) * PAGE_SIZE + within, at, n);
       at += n;
       pos += n;

@@ -53,10 +53,11 @@ export class PageAllocator {
    * Allocates `count` contiguous pages and zeroes them.
    *
    * @param count - pages, at least 1
+   * @param zero - zero the pages (default); a caller that overwrites them at once may skip it
    * @returns their PFNs, ascending and consecutive
    * @throws RangeError when no run of that many free pages exists
    */
-  allocate(count: number): number[] {
+  allocate(count: number, zero = true): number[] {
     if (!Number.isInteger(count) || count < 1)
       throw new RangeError(`Cannot allocate ${count} pages`);
     const total = this.used.length;
@@ -70,7 +71,7 @@ export class PageAllocator {
           this.used.fill(1, start, start + count);
           this.allocated += count;
           this.hint = start + count;
-          this.memory.bytes.fill(0, start * 4096, (start + count) * 4096);
+          if (zero) this.memory.bytes.fill(0, start * 4096, (start + count) * 4096);
           return Array.from({ length: count }, (_, i) => start + i);
         }
         start += run + 1;

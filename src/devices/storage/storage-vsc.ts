@@ -272,7 +272,8 @@ export class StorageVsc {
   ): Promise<ScsiOutcome> {
     const channel = this.queues[this.next++ % this.queues.length];
     if (!channel) throw new VmbusError('VSTOR_NOT_CONNECTED', 'The controller is not connected');
-    const pages = length > 0 ? this.guest.pages.allocate(Math.ceil(length / 4096)) : [];
+    // Writes fill the buffer and reads are overwritten by the device: no need to zero it.
+    const pages = length > 0 ? this.guest.pages.allocate(Math.ceil(length / 4096), false) : [];
     try {
       const mdl = length > 0 ? new MemoryDescriptor(this.guest.memory, pages, 0, length) : null;
       if (mdl && data) mdl.write(0, data.subarray(0, length));
