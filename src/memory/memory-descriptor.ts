@@ -125,6 +125,38 @@ export class MemoryDescriptor {
   }
 
   /**
+   * A view of guest memory for `[offset, offset + length)` of the buffer
+   * when those bytes lie on physically consecutive pages (no copy), else
+   * null. Writes through the view are the caller's to refuse on a
+   * read-only descriptor.
+   *
+   * @param offset - byte offset in the buffer
+   * @param length - bytes
+   * @returns the view, or null when the span crosses a page gap
+   * @throws RangeError when the span lies outside the buffer
+   */
+  contiguousView(offset: number, length: number): Uint8Array | null {
+    if (
+      !Number.isInteger(offset) ||
+      offset < 0 ||
+      !Number.isInteger(length) ||
+      length < 0 ||
+      offset + length > this.byteLength
+    ) {
+      throw new RangeError(
+        `Span ${offset}+${length} lies outside a buffer of ${this.byteLength} bytes`,
+      );
+    }
+    const start = this.byteOffset + offset;
+    const first = Math.floor(start / PAGE_SIZE);
+    const last = Math.floor((start + Math.max(length, 1) - 1) / PAGE_SIZE);
+    for (let p = first + 1; p <= last; p++)
+      if (this.pfns[p] !== (this.pfns[p - 1] ?? -2) + 1) return null;
+    const gpa = (this.pfns[first] ?? 0) * PAGE_SIZE + (start % PAGE_SIZE);
+    return this.memory.bytes.subarray(gpa, gpa + length);
+  }
+
+  /**
    * The same pages seen read-only.
    *
    * @returns a read-only descriptor of the same buffer

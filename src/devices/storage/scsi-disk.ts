@@ -317,17 +317,28 @@ export class ScsiDisk {
       return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_LBA_OUT_OF_RANGE);
     }
     if ((write && dataIn !== 0) || (!write && dataIn !== 1)) return this.invalidField();
-    const bytes = new Uint8Array(blocks * size);
+    const length = blocks * size;
+    if (write && this.backend.readOnly) {
+      return this.fail(SENSE.DATA_PROTECT, SENSE.ASC_WRITE_PROTECTED, SRB_STATUS.ERROR);
+    }
+    if (!write && buffer.readOnly) return this.invalidField();
+    // Straight between the backend and guest memory when the pages are
+    // consecutive; through a bounce buffer otherwise.
+    const direct = buffer.contiguousView(0, length);
+    if (direct) {
+      if (write) await this.backend.write(lba, direct);
+      else await this.backend.read(lba, direct);
+      return GOOD(length);
+    }
+    const bytes = new Uint8Array(length);
     if (write) {
-      if (this.backend.readOnly)
-        return this.fail(SENSE.DATA_PROTECT, SENSE.ASC_WRITE_PROTECTED, SRB_STATUS.ERROR);
       buffer.read(0, bytes);
       await this.backend.write(lba, bytes);
     } else {
       await this.backend.read(lba, bytes);
       buffer.write(0, bytes);
     }
-    return GOOD(bytes.length);
+    return GOOD(length);
   }
 
   private inquiry(
