@@ -115,6 +115,94 @@ describe('SCSI disk commands', () => {
   });
 });
 
+describe('WRITE SAME, VERIFY, MODE SELECT, SEND DIAGNOSTIC, reservations (spec §6.3)', () => {
+  it('WRITE SAME(10) and (16) copy the first block to every block of the range', async () => {
+    const backend = new MemoryBackend(1 << 20);
+    const d = new ScsiDisk(backend);
+    const block = Uint8Array.from({ length: 512 }, (_, i) => (i * 7 + 1) & 255);
+    buffer(512).write(0, block);
+    const ten = await d.execute(hex('41 00 00000010 00 0003 00'), 0, buffer(512), 512);
+    assert.deepEqual([ten.srbStatus, ten.scsiStatus], [1, 0]);
+    for (let b = 16; b < 19; b++)
+      assert.deepEqual(backend.bytes.subarray(b * 512, b * 512 + 512), block, `block ${b}`);
+    assert.equal(backend.bytes[15 * 512], 0, 'the block before is untouched');
+    assert.equal(backend.bytes[19 * 512], 0, 'the block after is untouched');
+    buffer(512).write(0, new Uint8Array(512).fill(0xaa));
+    const sixteen = await d.execute(
+      hex('93 00 0000000000000700 00000100 00 00'),
+      0,
+      buffer(512),
+      512,
+    );
+    assert.equal(sixteen.srbStatus, 1);
+    assert.ok(backend.bytes.subarray(0x700 * 512, 0x800 * 512).every((b) => b === 0xaa));
+  });
+
+  it('WRITE SAME refuses a range past the end, zero or over 8 MiB, a short buffer, a read-only disk', async () => {
+    const backend = new MemoryBackend(1 << 20);
+    const d = new ScsiDisk(backend);
+    const asc = async (cdb: string, bytes = 512, disk = d) =>
+      (await disk.execute(hex(cdb), 0, buffer(Math.max(bytes, 1)), bytes)).sense?.[12];
+    assert.equal(await asc('41 00 000007ff 00 0002 00'), 0x21, 'past the end');
+    assert.equal(await asc('41 00 00000000 00 0000 00'), 0x21, 'zero blocks');
+    const big = new ScsiDisk(new MemoryBackend(16 << 20));
+    assert.equal(await asc('93 00 0000000000000000 00004001 00 00', 512, big), 0x21, '> 8 MiB');
+    assert.equal(await asc('41 00 00000000 00 0001 00', 100), 0x24, 'buffer under a block');
+    const readOnly = new ScsiDisk(new MemoryBackend(1 << 20, 512, true));
+    const r = await readOnly.execute(hex('41 00 00000000 00 0001 00'), 0, buffer(512), 512);
+    assert.deepEqual([r.sense?.[2], r.sense?.[12]], [7, 0x27]);
+    assert.ok(
+      backend.bytes.every((b) => b === 0),
+      'nothing was written by a refused command',
+    );
+  });
+
+  it('VERIFY and WRITE AND VERIFY are range-checked only', async () => {
+    const backend = new MemoryBackend(1 << 20);
+    backend.bytes.fill(0x33);
+    const d = new ScsiDisk(backend);
+    for (const cdb of [
+      '2f 00 00000000 00 0010 00',
+      '2e 00 00000000 00 0010 00',
+      'af 00 00000000 00000010 00 00',
+      '8f 00 0000000000000000 00000010 00 00',
+    ]) {
+      const r = await d.execute(hex(cdb), 2, null, 0);
+      assert.deepEqual([r.srbStatus, r.transferred], [1, 0], cdb);
+    }
+    assert.equal((await d.execute(hex('2f 00 000007ff 00 0002 00'), 2, null, 0)).sense?.[12], 0x21);
+    assert.equal((await d.execute(hex('2f 01 00000000 00 0001 00'), 2, null, 0)).sense?.[12], 0x24);
+    assert.ok(backend.bytes.every((b) => b === 0x33));
+  });
+
+  it('MODE SELECT accepts only the caching page with the current WCE', async () => {
+    const d = new ScsiDisk(new MemoryBackend(1 << 20));
+    buffer(16).write(0, hex('00 00 00 00 08 0a 04 00 00 00 00 00 00 00 00 00'));
+    assert.equal((await d.execute(hex('15 10 00 00 10 00'), 0, buffer(16), 16)).srbStatus, 1);
+    buffer(16).write(0, hex('00 00 00 00 08 0a 00 00 00 00 00 00 00 00 00 00'));
+    const wce = await d.execute(hex('15 10 00 00 10 00'), 0, buffer(16), 16);
+    assert.equal(wce.sense?.[12], 0x26, 'turning the write cache off is refused');
+    buffer(16).write(0, hex('00 00 00 00 1c 0a 04 00 00 00 00 00 00 00 00 00'));
+    assert.equal((await d.execute(hex('15 10 00 00 10 00'), 0, buffer(16), 16)).sense?.[12], 0x26);
+    assert.equal((await d.execute(hex('15 11 00 00 10 00'), 0, buffer(16), 16)).sense?.[12], 0x24);
+    assert.equal((await d.execute(hex('15 10 00 00 10 00'), 0, buffer(16), 8)).sense?.[12], 0x1a);
+    buffer(12).write(0, hex('0000 0000 0000 0000 08 0a 04 00'));
+    const ten = await d.execute(hex('55 10 00 00 00 00 00 000c 00'), 0, buffer(12), 12);
+    assert.equal(ten.srbStatus, 1);
+  });
+
+  it('SEND DIAGNOSTIC: only the default self-test; PERSISTENT RESERVE: not supported', async () => {
+    const d = new ScsiDisk(new MemoryBackend(1 << 20));
+    assert.equal((await d.execute(hex('1d 04 00 0000 00'), 2, null, 0)).srbStatus, 1);
+    assert.equal((await d.execute(hex('1d 14 00 0000 00'), 2, null, 0)).sense?.[12], 0x24);
+    assert.equal((await d.execute(hex('1d 04 00 0010 00'), 2, null, 0)).sense?.[12], 0x24);
+    const prIn = await d.execute(hex('5e 00 00 00 00 00 00 0100 00'), 1, buffer(256), 256);
+    assert.deepEqual([prIn.sense?.[2], prIn.sense?.[12]], [5, 0x20]);
+    const prOut = await d.execute(hex('5f 00 00 00 00 00000018 00'), 0, buffer(24), 24);
+    assert.deepEqual([prOut.sense?.[2], prOut.sense?.[12]], [5, 0x20]);
+  });
+});
+
 describe('the VSP around the disk', () => {
   it('answers REPORT LUNS for the attached LUNs', async () => {
     const bus = createLocalBus({ log: () => {} });
@@ -130,6 +218,66 @@ describe('the VSP around the disk', () => {
     const r = await vsc.scsi(hex('a0 00 00 00 00 00 00000000 00 00'), 1, 2048);
     assert.equal(r.transferred, 24);
     assert.deepEqual(r.data, hex('00000010 00000000 0000000000000000 0001000000000000'));
+    await vsc.close();
+    bus.dispose();
+  });
+
+  it('hot add and remove: ENUMERATE_BUS on the primary channel, the guest rescans (spec §7.1)', async () => {
+    const bus = createLocalBus({ log: () => {} });
+    const vsp = new StorageVsp({
+      host: bus.host,
+      partition: bus.partition,
+      disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]),
+      log: () => {},
+    });
+    // Before the guest initializes, a change waits for END_INITIALIZATION.
+    vsp.attachDisk(3, new ScsiDisk(new MemoryBackend(1 << 20)));
+    vsp.start();
+    await bus.guest.connect();
+    await bus.guest.requestOffers();
+    let changed: () => void = () => {};
+    const vsc = new StorageVsc(bus.guest, { onBusChanged: () => changed() });
+    const first = new Promise<void>((resolve) => {
+      changed = resolve;
+    });
+    await vsc.connect();
+    await first;
+    assert.equal(vsc.busChanges, 1);
+    assert.deepEqual(await vsc.reportLuns(), [0, 3]);
+    const second = new Promise<void>((resolve) => {
+      changed = resolve;
+    });
+    assert.equal(vsp.removeDisk(3), true);
+    await second;
+    assert.deepEqual(await vsc.reportLuns(), [0]);
+    const gone = await vsc.scsi(hex('00 00 00 00 00 00'), 2, 0, undefined, 3);
+    assert.equal(gone.srbStatus & 0x3f, 0x20, 'INVALID_LUN after removal');
+    assert.equal(vsp.removeDisk(3), false, 'removing an absent LUN changes nothing');
+    assert.equal(vsp.stats.busNotifications, 2);
+    assert.equal(vsc.busChanges, 2);
+    assert.throws(() => vsp.attachDisk(256, new ScsiDisk(new MemoryBackend(4096))), RangeError);
+    await vsc.close();
+    bus.dispose();
+  });
+
+  it('sends no ENUMERATE_BUS below protocol 4.2', async () => {
+    const bus = createLocalBus({ log: () => {} });
+    const vsp = new StorageVsp({
+      host: bus.host,
+      partition: bus.partition,
+      disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]),
+      versions: [0x0200],
+      log: () => {},
+    });
+    vsp.start();
+    await bus.guest.connect();
+    await bus.guest.requestOffers();
+    const vsc = new StorageVsc(bus.guest);
+    await vsc.connect();
+    vsp.attachDisk(1, new ScsiDisk(new MemoryBackend(1 << 20)));
+    assert.deepEqual(await vsc.reportLuns(), [0, 1], 'the LUN is there all the same');
+    assert.equal(vsp.stats.busNotifications, 0);
+    assert.equal(vsc.busChanges, 0);
     await vsc.close();
     bus.dispose();
   });

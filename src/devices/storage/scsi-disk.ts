@@ -287,6 +287,35 @@ export class ScsiDisk {
           return this.modeSense(op === 0x5a, cdb, buffer, transferLength);
         case 0x42:
           return this.unmap(cdb, buffer, transferLength);
+        case 0x41: // WRITE SAME(10)
+          return this.writeSame(be32(2), be16(7), dataIn, buffer, transferLength);
+        case 0x93: // WRITE SAME(16)
+          return this.writeSame(
+            be32(2) * 0x1_0000_0000 + be32(6),
+            be32(10),
+            dataIn,
+            buffer,
+            transferLength,
+          );
+        case 0x2f: // VERIFY(10)
+        case 0x2e: // WRITE AND VERIFY(10)
+          return this.verify(cdb, be32(2), be16(7));
+        case 0xaf: // VERIFY(12)
+        case 0xae: // WRITE AND VERIFY(12)
+          return this.verify(cdb, be32(2), be32(6));
+        case 0x8f: // VERIFY(16)
+        case 0x8e: // WRITE AND VERIFY(16)
+          return this.verify(cdb, be32(2) * 0x1_0000_0000 + be32(6), be32(10));
+        case 0x1d: // SEND DIAGNOSTIC: only the default self-test (§6.3)
+          if (((cdb[1] ?? 0) & 0xf0) !== 0 || be16(3) !== 0) return this.invalidField();
+          return GOOD(0);
+        case 0x15:
+        case 0x55:
+          return this.modeSelect(op === 0x55, cdb, dataIn, buffer, transferLength);
+        case 0x5e: // PERSISTENT RESERVE IN
+        case 0x5f: // PERSISTENT RESERVE OUT
+          // No backend here keeps reservations: ILLEGAL REQUEST / 0x20 (§6.3).
+          return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_INVALID_OPCODE);
         default:
           return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_INVALID_OPCODE);
       }
@@ -339,6 +368,88 @@ export class ScsiDisk {
       buffer.write(0, bytes);
     }
     return GOOD(length);
+  }
+
+  /** The largest WRITE SAME, in bytes (§6.3, and the block-limits page). */
+  static readonly MAX_WRITE_SAME_BYTES = 8 << 20;
+
+  /**
+   * WRITE SAME (§6.3, §6.9): the first block of the buffer is written to
+   * every block of the range. Zero blocks is refused (this disk sets no
+   * "whole medium" meaning for it).
+   */
+  private async writeSame(
+    lba: number,
+    blocks: number,
+    dataIn: number,
+    buffer: MemoryDescriptor | null,
+    transferLength: number,
+  ): Promise<ScsiResult> {
+    const size = this.backend.blockSize;
+    if (
+      blocks === 0 ||
+      blocks * size > ScsiDisk.MAX_WRITE_SAME_BYTES ||
+      lba >= this.backend.blockCount ||
+      this.backend.blockCount - lba < blocks
+    )
+      return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_LBA_OUT_OF_RANGE);
+    if (dataIn !== 0 || !buffer || transferLength < size || buffer.byteLength < size)
+      return this.invalidField();
+    if (this.backend.readOnly)
+      return this.fail(SENSE.DATA_PROTECT, SENSE.ASC_WRITE_PROTECTED, SRB_STATUS.ERROR);
+    const block = new Uint8Array(size);
+    buffer.read(0, block);
+    const chunkBlocks = Math.min(blocks, 256);
+    const chunk = new Uint8Array(chunkBlocks * size);
+    for (let i = 0; i < chunkBlocks; i++) chunk.set(block, i * size);
+    for (let done = 0; done < blocks; ) {
+      const n = Math.min(chunkBlocks, blocks - done);
+      await this.backend.write(lba + done, chunk.subarray(0, n * size));
+      done += n;
+    }
+    return GOOD(size);
+  }
+
+  /** VERIFY and WRITE AND VERIFY: range-checked only, nothing moves (§6.3). */
+  private verify(cdb: Uint8Array, lba: number, blocks: number): ScsiResult {
+    if ((cdb[1] ?? 0) & 1) return this.invalidField();
+    if (lba > this.backend.blockCount || this.backend.blockCount - lba < blocks)
+      return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_LBA_OUT_OF_RANGE);
+    return GOOD(0);
+  }
+
+  /**
+   * MODE SELECT(6/10) (§6.3): accepts only a caching page whose WCE bit
+   * equals the current setting (on: this disk reports a write cache).
+   */
+  private modeSelect(
+    ten: boolean,
+    cdb: Uint8Array,
+    dataIn: number,
+    buffer: MemoryDescriptor | null,
+    transferLength: number,
+  ): ScsiResult {
+    if ((cdb[1] ?? 0) & 1) return this.invalidField(); // SP
+    const listLength = ten ? ((cdb[7] ?? 0) << 8) | (cdb[8] ?? 0) : (cdb[4] ?? 0);
+    const header = ten ? 8 : 4;
+    if (listLength === 0) return GOOD(0);
+    if (
+      dataIn !== 0 ||
+      !buffer ||
+      listLength !== transferLength ||
+      buffer.byteLength < listLength ||
+      listLength < header + 3
+    )
+      return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_PARAMETER_LIST_LENGTH);
+    const list = new Uint8Array(listLength);
+    buffer.read(0, list);
+    const blockDescriptors = ten ? ((list[6] ?? 0) << 8) | (list[7] ?? 0) : (list[3] ?? 0);
+    const at = header + blockDescriptors;
+    if (at + 3 > listLength || ((list[at] ?? 0) & 0x3f) !== 0x08)
+      return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_INVALID_FIELD_IN_PARAMETER_LIST);
+    if (((list[at + 2] ?? 0) & 0x04) === 0)
+      return this.fail(SENSE.ILLEGAL_REQUEST, SENSE.ASC_INVALID_FIELD_IN_PARAMETER_LIST);
+    return GOOD(0);
   }
 
   private inquiry(

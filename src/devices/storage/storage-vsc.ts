@@ -62,6 +62,12 @@ export interface StorageVscOptions {
   ringPages?: number;
   /** Versions to propose, newest first. */
   versions?: readonly number[];
+  /**
+   * Called when the host reports a bus change (ENUMERATE_BUS or
+   * REMOVE_DEVICE, spec vstor.md §7.1-§7.2); a driver rescans, for
+   * example with `reportLuns`.
+   */
+  onBusChanged?: () => void;
 }
 
 /** The outcome of one SCSI command. */
@@ -105,6 +111,10 @@ export class StorageVsc {
   blockCount = 0;
   /** Requests completed. */
   completed = 0;
+  /** Bus-change notifications received from the host (§7.1). */
+  busChanges = 0;
+  /** Unsolicited host packets that were not a bus change, ignored. */
+  ignoredHostPackets = 0;
   private readonly guest: VmbusGuest;
   private readonly options: StorageVscOptions;
   private readonly queues: KmclChannel[] = [];
@@ -132,7 +142,18 @@ export class StorageVsc {
     const pages = this.options.ringPages ?? 34;
     channel.initSetRingBufferPageCount(pages, pages);
     channel.initSetMaximumExternalData(16 << 20, 1);
-    channel.initSetProcessPacketCallbacks((c, p) => c.completePacket(p, null, 0));
+    channel.initSetProcessPacketCallbacks((c, p, buffer, length) => {
+      // Unsolicited host packets (§7): at least the 4-byte operation.
+      const op =
+        length >= 4
+          ? new DataView(buffer.buffer, buffer.byteOffset, length).getUint32(0, true)
+          : -1;
+      if (op === VSTOR_OP.ENUMERATE_BUS || op === VSTOR_OP.REMOVE_DEVICE) {
+        this.busChanges++;
+        this.options.onBusChanged?.();
+      } else this.ignoredHostPackets++;
+      c.completePacket(p, null, 0);
+    });
     let failed: (e: Error) => void = () => {};
     channel.initSetTargetPnp(
       SCSI_INTERFACE_TYPE,
@@ -406,6 +427,26 @@ export class StorageVsc {
     );
     const v = new DataView(out.data.buffer);
     return { blocks: Number(v.getBigUint64(0)) + 1, blockSize: v.getUint32(8) };
+  }
+
+  /**
+   * The LUNs the controller reports at path 0, target 0 (REPORT LUNS).
+   *
+   * @returns LUN numbers in the order the host lists them
+   * @throws StorageError if the command fails
+   */
+  async reportLuns(): Promise<number[]> {
+    const length = 8 + 8 * 256;
+    const cdb = new Uint8Array(16);
+    cdb[0] = 0xa0;
+    new DataView(cdb.buffer).setUint32(6, length);
+    const out = this.ok(await this.scsi(cdb, 1, length), 'REPORT LUNS');
+    const v = new DataView(out.data.buffer, out.data.byteOffset, out.data.length);
+    if (out.data.length < 8) return [];
+    const count = Math.min(v.getUint32(0) / 8, (out.data.length - 8) / 8) | 0;
+    const luns: number[] = [];
+    for (let i = 0; i < count; i++) luns.push(v.getUint16(8 + 8 * i) & 0x3fff);
+    return luns;
   }
 
   /** Closes every queue. */

@@ -32,6 +32,7 @@ import {
   VSTOR_OP,
   VSTOR_STATUS,
   VSTOR_VERSIONS_NEWEST_FIRST,
+  vstorPacketSize,
 } from './vstor-protocol.js';
 
 /** Options of a storage VSP. */
@@ -40,7 +41,7 @@ export interface StorageVspOptions {
   host: VmbusHost;
   /** The guest partition the controller is offered to. */
   partition: HostPartition;
-  /** Disks by LUN, at path 0, target 0. */
+  /** Disks by LUN, at path 0, target 0 (copied; change them with `attachDisk`/`removeDisk`). */
   disks: ReadonlyMap<number, ScsiDisk>;
   /** Controller instance GUID. */
   instance?: string;
@@ -64,6 +65,8 @@ export interface StorageVspStats {
   bytesWritten: number;
   errors: number;
   fatal: number;
+  /** ENUMERATE_BUS notifications sent (§7.1). */
+  busNotifications: number;
 }
 
 /**
@@ -86,6 +89,7 @@ export class StorageVsp {
     bytesWritten: 0,
     errors: 0,
     fatal: 0,
+    busNotifications: 0,
   };
   /** Violations by the guest. */
   readonly log: BusLog;
@@ -98,6 +102,8 @@ export class StorageVsp {
   private stage: Stage = 'begin';
   private version = 0;
   private subchannels = 0;
+  private readonly disks: Map<number, ScsiDisk>;
+  private busChangePending = false;
 
   /** @param options - host, partition, disks and limits */
   constructor(options: StorageVspOptions) {
@@ -106,6 +112,70 @@ export class StorageVsp {
     this.versions = options.versions ?? VSTOR_VERSIONS_NEWEST_FIRST;
     this.maxSubchannels = options.maxSubchannels ?? 4;
     this.log = new BusLog(options.log);
+    this.disks = new Map(options.disks);
+  }
+
+  /** The LUNs served, in ascending order. */
+  get luns(): number[] {
+    return [...this.disks.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Hot-adds (or replaces) the disk at a LUN and tells the guest to rescan
+   * with ENUMERATE_BUS (spec vstor.md §7.1).
+   *
+   * @param lun - LUN at path 0, target 0 (0-255)
+   * @param disk - the disk
+   * @throws RangeError for a LUN outside 0-255
+   */
+  attachDisk(lun: number, disk: ScsiDisk): void {
+    if (!Number.isInteger(lun) || lun < 0 || lun > 255)
+      throw new RangeError(`LUN ${lun} is outside 0-255`);
+    this.disks.set(lun, disk);
+    this.busChanged();
+  }
+
+  /**
+   * Hot-removes the disk at a LUN; later requests to it fail with
+   * INVALID_LUN, and the guest is told to rescan (spec vstor.md §7.1, §7.2).
+   *
+   * @param lun - LUN
+   * @returns whether a disk was there
+   */
+  removeDisk(lun: number): boolean {
+    const had = this.disks.delete(lun);
+    if (had) this.busChanged();
+    return had;
+  }
+
+  /**
+   * ENUMERATE_BUS on the primary channel (§7.1): only once the protocol is
+   * ready and at version 4.2 or newer; before END_INITIALIZATION one
+   * notification waits (several coalesce) and goes out when it completes.
+   */
+  private busChanged(): void {
+    if (this.stage !== 'ready') {
+      this.busChangePending = true;
+      return;
+    }
+    this.sendEnumerateBus();
+  }
+
+  private sendEnumerateBus(): void {
+    this.busChangePending = false;
+    const primary = this.channels[0];
+    if (!primary || this.version < 0x0402) return;
+    const size = vstorPacketSize(this.version);
+    const message = new Uint8Array(size);
+    new DataView(message.buffer).setUint32(0, VSTOR_OP.ENUMERATE_BUS, true);
+    const packet = primary.allocatePacket();
+    try {
+      primary.send(packet, message, size, null, 0);
+      this.stats.busNotifications++;
+    } catch (e) {
+      primary.freePacket(packet);
+      this.log.violation('VSTOR_ENUMERATE_BUS_FAILED', `ENUMERATE_BUS was not sent: ${e}`);
+    }
   }
 
   /** The negotiated protocol version (0 before). */
@@ -227,7 +297,9 @@ export class StorageVsp {
       case VSTOR_OP.END_INITIALIZATION:
         if (!primary || this.stage !== 'end') return answer(VSTOR_STATUS.INVALID_DEVICE_STATE);
         this.stage = 'ready';
-        return answer(VSTOR_STATUS.SUCCESS);
+        answer(VSTOR_STATUS.SUCCESS);
+        if (this.busChangePending) this.sendEnumerateBus();
+        return;
       case VSTOR_OP.CREATE_SUB_CHANNELS: {
         if (len < 14)
           return this.fatal(
@@ -312,7 +384,7 @@ export class StorageVsp {
       mdl = got.mdl[0]!;
     }
     let result: ScsiResult;
-    const disk = path === 0 && target === 0 ? this.options.disks.get(lun) : undefined;
+    const disk = path === 0 && target === 0 ? this.disks.get(lun) : undefined;
     if (cdb[0] === 0xa0) {
       result = this.reportLuns(path, target, mdl, transferLength);
     } else if (disk) {
@@ -383,8 +455,7 @@ export class StorageVsp {
     mdl: MemoryDescriptor | null,
     transferLength: number,
   ): ScsiResult {
-    const luns =
-      path === 0 && target === 0 ? [...this.options.disks.keys()].sort((a, b) => a - b) : [];
+    const luns = path === 0 && target === 0 ? [...this.disks.keys()].sort((a, b) => a - b) : [];
     const data = new Uint8Array(8 + 8 * luns.length);
     new DataView(data.buffer).setUint32(0, 8 * luns.length);
     for (const [i, lun] of luns.entries()) data[8 + 8 * i + 1] = lun;
@@ -411,7 +482,7 @@ export class StorageVsp {
     const data = new Uint8Array(36);
     data[0] = 0x7f;
     if (lun === 0) {
-      const any = this.options.disks.values().next().value;
+      const any = this.disks.values().next().value;
       if (any) data.set(any.standardInquiry().subarray(1, 36), 1);
     }
     const n = Math.min(alloc, data.length, mdl?.byteLength ?? 0);
