@@ -3,10 +3,12 @@
  * (as a user would import it), so the documentation cannot drift from the
  * API. Examples are written to .tmp/tsdoc-examples/ inside the repository
  * (so `vmbus-kmcl` resolves to this package) and checked with the
- * TypeScript compiler API under the project's strict settings.
+ * TypeScript compiler API under the project's strict settings; then each
+ * one is run, and must finish cleanly.
  */
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { it } from 'node:test';
@@ -106,4 +108,60 @@ it('every exported symbol of the package has a TSDoc summary', () => {
   }
   assert.ok(total > 250, `only ${total} exports`);
   assert.deepEqual(missing, [], `exports without a summary: ${missing.join(', ')}`);
+});
+
+/** Runs one example module in a child process. */
+function runExample(
+  file: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [file], { timeout: 20_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+it('every @example in src/ runs to completion without an error or a false check', async () => {
+  // Examples print comparisons that are meant to be true (`console.log(x === y); // true`),
+  // so a line "false" on stdout is a failed example; so is a non-zero exit,
+  // anything on stderr, or not finishing within 20 s (an example must release
+  // what it starts).
+  const dir = join(repoRoot, '.tmp', 'tsdoc-run');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const jobs: { name: string; where: string }[] = [];
+  for (const file of sources(join(repoRoot, 'src'))) {
+    for (const [i, ex] of examples(file).entries()) {
+      const name = join(
+        dir,
+        `${relative(join(repoRoot, 'src'), file).replace(/[/.]/g, '_')}_${i}.mjs`,
+      );
+      const js = ts.transpileModule(`${ex.code}\nexport {};\n`, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      }).outputText;
+      writeFileSync(name, js);
+      jobs.push({ name, where: `${relative(repoRoot, file)}:${ex.line}` });
+    }
+  }
+  assert.ok(jobs.length >= 20, `only ${jobs.length} examples found`);
+  const problems: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let job = jobs[next++]; job; job = jobs[next++]) {
+      const r = await runExample(job.name);
+      if (r.code !== 0) problems.push(`${job.where}: exit ${r.code} ${r.stderr.split('\n')[0]}`);
+      else if (r.stderr.trim() !== '') problems.push(`${job.where}: stderr ${r.stderr.trim()}`);
+      else if (r.stdout.split('\n').some((l) => l.trim() === 'false'))
+        problems.push(`${job.where}: printed false`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  assert.deepEqual(problems, [], problems.join('\n'));
 });

@@ -169,8 +169,11 @@ let serials = 0;
  * import { createKmclPair } from 'vmbus-kmcl';
  * const { client, dispose } = await createKmclPair();
  * const packet = client.allocatePacket();
- * packet.completionRoutine = (_p, status) => console.log('done', status);
+ * const done = new Promise<number>((resolve) => {
+ *   packet.completionRoutine = (_p, status) => resolve(status);
+ * });
  * client.send(packet, new Uint8Array(8), 8, null, 1); // WAIT_FOR_COMPLETION
+ * console.log(await done); // 0: completed by the server
  * await dispose();
  * ```
  */

@@ -34,7 +34,10 @@ import {
  * ```ts
  * import { EchoVsp, createLocalBus } from 'vmbus-kmcl';
  * const bus = createLocalBus();
- * new EchoVsp(bus.host, bus.partition).start();
+ * const vsp = new EchoVsp(bus.host, bus.partition);
+ * vsp.start(); // offers the echo device; an EchoVsc in the guest can open it
+ * await vsp.stop();
+ * bus.dispose();
  * ```
  */
 export class EchoVsp {

@@ -78,6 +78,8 @@ export interface StorageVspStats {
  * const bus = createLocalBus();
  * const vsp = new StorageVsp({ host: bus.host, partition: bus.partition, disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]) });
  * vsp.start();
+ * await vsp.stop();
+ * bus.dispose();
  * ```
  */
 export class StorageVsp {
