@@ -17,7 +17,22 @@ export type BusErrorCode =
   | 'VMBUS_BUS_DISCONNECTED'
   | 'VMBUS_BUS_BAD_STATE';
 
-/** A bus operation failed; `status` carries the peer's NTSTATUS when it sent one. */
+/**
+ * A bus operation failed; `status` carries the peer's NTSTATUS when it sent one.
+ *
+ * @example
+ * ```ts
+ * import { BusError, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus({ log: () => {} });
+ * await bus.guest.connect();
+ * try {
+ *   await bus.guest.createGpadl(99, { pfns: [1], byteOffset: 0, byteLength: 4096 }); // no channel 99
+ * } catch (e) {
+ *   if (e instanceof BusError) console.log(e.code);
+ * }
+ * bus.dispose();
+ * ```
+ */
 export class BusError extends VmbusError {
   declare readonly code: BusErrorCode;
   /** The NTSTATUS the peer answered with, or 0. */

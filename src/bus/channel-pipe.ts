@@ -22,7 +22,22 @@ const EMPTY = new Uint8Array(0);
 /** Why a channel's data path ended. */
 export type PipeCloseReason = 'closed' | 'rescinded' | 'peer-gone' | 'corrupt' | 'unloaded';
 
-/** The channel's data path is closed: the operation cannot complete. */
+/**
+ * The channel's data path is closed: the operation cannot complete.
+ *
+ * @example
+ * ```ts
+ * import { ChannelClosedError, connectedChannels } from 'vmbus-kmcl';
+ * const { guest, guestChannel, dispose } = await connectedChannels({ ringPages: 4 });
+ * await guestChannel.close();
+ * try {
+ *   guest.send(6, 0, 1, 0, new Uint8Array(8));
+ * } catch (e) {
+ *   if (e instanceof ChannelClosedError) console.log(e.closeReason);
+ * }
+ * dispose();
+ * ```
+ */
 export class ChannelClosedError extends VmbusError {
   /** Why the channel closed. */
   readonly closeReason: PipeCloseReason;

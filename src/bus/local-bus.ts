@@ -52,6 +52,15 @@ export interface LocalBusOptions {
  *
  * @param options - sizes and settings
  * @returns the bus; call `guest.connect()` next
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus({ memoryPages: 1024 }); // 4 MiB of guest memory
+ * console.log(await bus.guest.connect() > 0); // true: the negotiated version
+ * await bus.guest.requestOffers();
+ * bus.dispose();
+ * ```
  */
 export function createLocalBus(options: LocalBusOptions = {}): LocalBus {
   const log = options.log;
@@ -151,6 +160,15 @@ export async function connectedChannels(
  * A notifier that records what a state machine sends instead of sending it:
  * for driving a {@link HostPartition} or {@link VmbusGuest} message by
  * message in tests.
+ *
+ * @example
+ * ```ts
+ * import { RecordingNotifier, VmbusHost, GuestMemory } from 'vmbus-kmcl';
+ * const notifier = new RecordingNotifier();
+ * const host = new VmbusHost();
+ * host.attach(new GuestMemory(64), notifier); // the host's outgoing messages land in notifier.messages
+ * console.log(notifier.take().length); // 0: nothing sent before the guest speaks
+ * ```
  */
 export class RecordingNotifier {
   /** Every message posted, in order. */

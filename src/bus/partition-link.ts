@@ -56,6 +56,17 @@ export type LinkSide = 'host' | 'guest';
  * Creates and initialises link memory for one partition.
  *
  * @returns the shared buffer to give both endpoints
+ *
+ * @example
+ * ```ts
+ * import { LinkEndpoint, createLinkMemory } from 'vmbus-kmcl';
+ * const memory = createLinkMemory(); // share it with the other worker
+ * const host = new LinkEndpoint(memory, 'host');
+ * const guest = new LinkEndpoint(memory, 'guest');
+ * guest.postMessage(new Uint8Array([1, 2, 3]));
+ * guest.flush();
+ * host.poll({ message: (m) => console.log(m.length), channel: () => {}, corrupt: () => {} }); // 3
+ * ```
  */
 export function createLinkMemory(): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(LINK_MEMORY_SIZE);
@@ -77,6 +88,17 @@ export interface LinkHandlers {
 /**
  * One side of a link: sends messages and channel signals to the peer, and
  * polls for the peer's.
+ *
+ * @example
+ * ```ts
+ * import { LinkEndpoint, createLinkMemory } from 'vmbus-kmcl';
+ * const memory = createLinkMemory();
+ * const host = new LinkEndpoint(memory, 'host');
+ * const guest = new LinkEndpoint(memory, 'guest');
+ * host.signalChannel(7);
+ * host.flush();
+ * guest.poll({ message: () => {}, channel: (relid) => console.log('event on', relid), corrupt: () => {} }); // event on 7
+ * ```
  */
 export class LinkEndpoint {
   /** This side. */

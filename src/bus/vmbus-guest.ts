@@ -65,7 +65,20 @@ export interface OpenOptions {
 /** An offer's life in the guest. */
 export type GuestOfferState = 'offered' | 'opening' | 'open' | 'closing' | 'rescinded';
 
-/** A channel the host offered. */
+/**
+ * A channel the host offered.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * bus.host.offer(bus.partition, { interfaceType: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', interfaceInstance: 'd34b0001-0000-4000-8000-000000000001' });
+ * await bus.guest.connect();
+ * const [offer] = await bus.guest.requestOffers();
+ * console.log(String(offer?.interfaceType)); // ba6163d9-04a1-4d29-b605-72e2ffb1dc7f
+ * bus.dispose();
+ * ```
+ */
 export class GuestOffer {
   /** Channel id. */
   readonly relid: number;
@@ -106,7 +119,18 @@ export class GuestOffer {
   }
 }
 
-/** An open channel, guest side. */
+/**
+ * An open channel, guest side.
+ *
+ * @example
+ * ```ts
+ * import { connectedChannels } from 'vmbus-kmcl';
+ * const { guestChannel, dispose } = await connectedChannels({ ringPages: 4 });
+ * console.log(guestChannel.offer.relid > 0, guestChannel.ringPfns.length); // true 8
+ * await guestChannel.close();
+ * dispose();
+ * ```
+ */
 export class GuestChannel {
   /** The offer. */
   readonly offer: GuestOffer;

@@ -120,7 +120,22 @@ export interface HostChannel {
   readonly ringGpadl: number;
 }
 
-/** A channel offered to one partition. */
+/**
+ * A channel offered to one partition.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const offer = bus.host.offer(bus.partition, {
+ *   interfaceType: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f',
+ *   interfaceInstance: 'd34b0001-0000-4000-8000-000000000001',
+ *   onOpened: (channel) => console.log('guest opened', channel.pipe.relid),
+ * });
+ * console.log(offer.relid > 0, offer.state);
+ * bus.dispose();
+ * ```
+ */
 export class HostOffer {
   /** Channel id. */
   readonly relid: number;
@@ -193,6 +208,15 @@ export interface PartitionStats {
 /**
  * The host's state for one guest partition: its negotiated version, the
  * offers made to it, its GPADLs and open channels.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * await bus.guest.connect();
+ * console.log(bus.partition.version === bus.guest.version); // true: negotiated with this guest
+ * bus.dispose();
+ * ```
  */
 export class HostPartition {
   /** The partition's guest memory (GPADLs must lie inside it). */

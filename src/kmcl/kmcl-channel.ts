@@ -117,6 +117,13 @@ export interface StateChangeCallbacks {
  *
  * @param callbacks - an object to reset, or none for a new one
  * @returns the structure
+ *
+ * @example
+ * ```ts
+ * import { VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT } from 'vmbus-kmcl';
+ * const callbacks = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT({ EvtChannelOpened: () => 0 });
+ * console.log(callbacks.Version, callbacks.Size); // 1 48
+ * ```
  */
 export function VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT(
   callbacks: Partial<StateChangeCallbacks> = {},
@@ -1896,6 +1903,12 @@ function freeOnCompletion(packet: KmclPacket): void {
  *
  * @param timeout - the LARGE_INTEGER value
  * @returns milliseconds, or null
+ *
+ * @example
+ * ```ts
+ * import { timeoutMs } from 'vmbus-kmcl';
+ * console.log(timeoutMs(-10_000_000n), timeoutMs(0n), timeoutMs(null)); // 1000 0 null
+ * ```
  */
 export function timeoutMs(timeout: bigint | null): number | null {
   if (timeout === null) return null;

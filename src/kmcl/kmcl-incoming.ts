@@ -16,7 +16,25 @@ import type { KmclChannel } from './kmcl-channel.js';
 /** Token states. */
 export type IncomingState = 'free' | 'delivering' | 'outstanding' | 'deferred' | 'completed';
 
-/** One received packet awaiting its completion. */
+/**
+ * One received packet awaiting its completion.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair({
+ *   configureServer: (c) =>
+ *     c.initSetProcessPacketCallbacks((ch, incoming, buffer, length) => {
+ *       console.log(incoming.completionRequested, length); // true 8: payloads arrive padded to 8 bytes
+ *       ch.completePacket(incoming, buffer, length); // echo the bytes back
+ *     }),
+ * });
+ * const reply = new Uint8Array(8);
+ * const size = { value: 8 };
+ * await client.sendSynchronousRequest(new Uint8Array([5, 6]), 2, null, 1, reply, size, null);
+ * await dispose();
+ * ```
+ */
 export class KmclIncoming {
   /** The channel it arrived on. */
   readonly channel: KmclChannel;

@@ -56,6 +56,23 @@ export type ExternalData =
 
 /**
  * One outgoing packet object.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const packet = client.allocatePacket(); // a KmclPacket owned by the library
+ * packet.pointer = 'request 1';
+ * const done = new Promise<number>((resolve) => {
+ *   packet.completionRoutine = (p, status) => {
+ *     console.log(p.pointer, status); // request 1 0
+ *     resolve(status);
+ *   };
+ * });
+ * client.send(packet, new Uint8Array(4), 4, null, 1);
+ * await done;
+ * await dispose();
+ * ```
  */
 export class KmclPacket {
   /** The channel the packet belongs to. */

@@ -12,7 +12,20 @@ import { VmbusError } from '../status/vmbus-error.js';
 /** Bytes in a page: the unit of PFNs on the wire. */
 export const PAGE_SIZE = 4096;
 
-/** An address or PFN outside guest memory. */
+/**
+ * An address or PFN outside guest memory.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, MemoryAccessError } from 'vmbus-kmcl';
+ * const memory = new GuestMemory(1);
+ * try {
+ *   memory.view(4000, 200); // past the last page
+ * } catch (e) {
+ *   console.log(e instanceof MemoryAccessError); // true
+ * }
+ * ```
+ */
 export class MemoryAccessError extends VmbusError {
   /**
    * @param reason - a sentence quoting the address and the memory size

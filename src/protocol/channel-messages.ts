@@ -373,7 +373,19 @@ export type ChannelMessageErrorCode =
   | 'VMBUS_MESSAGE_WRONG_SENDER'
   | 'VMBUS_MESSAGE_NOT_ALLOWED';
 
-/** A channel message that must be rejected whole. */
+/**
+ * A channel message that must be rejected whole.
+ *
+ * @example
+ * ```ts
+ * import { ChannelMessageError, parseChannelMessage } from 'vmbus-kmcl/protocol';
+ * try {
+ *   parseChannelMessage(new Uint8Array(4), 'host', { version: 0x50003, features: 0 }); // shorter than a header
+ * } catch (e) {
+ *   if (e instanceof ChannelMessageError) console.log(e.code);
+ * }
+ * ```
+ */
 export class ChannelMessageError extends VmbusError {
   declare readonly code: ChannelMessageErrorCode;
   /** The message type number, when the header could be read. */

@@ -46,6 +46,15 @@ export function parseGuid(text: string): Guid {
  * @param guid - canonical GUID
  * @param dst - destination
  * @param offset - where the 16 bytes go
+ *
+ * @example
+ * ```ts
+ * import { readGuid, writeGuid } from 'vmbus-kmcl/protocol';
+ * const bytes = new Uint8Array(16);
+ * writeGuid('ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', bytes, 0);
+ * console.log(bytes[0]?.toString(16)); // d9: the first field is little-endian
+ * console.log(String(readGuid(bytes, 0))); // ba6163d9-04a1-4d29-b605-72e2ffb1dc7f
+ * ```
  */
 export function writeGuid(guid: Guid | string, dst: Uint8Array, offset: number): void {
   const hex = parseGuid(guid).replace(/-/g, '');
@@ -60,6 +69,13 @@ export function writeGuid(guid: Guid | string, dst: Uint8Array, offset: number):
  * @param src - source
  * @param offset - where the 16 bytes are
  * @returns the canonical GUID
+ *
+ * @example
+ * ```ts
+ * import { readGuid } from 'vmbus-kmcl/protocol';
+ * const bytes = Uint8Array.from([0xd9, 0x63, 0x61, 0xba, 0xa1, 0x04, 0x29, 0x4d, 0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1, 0xdc, 0x7f]);
+ * console.log(String(readGuid(bytes, 0))); // ba6163d9-04a1-4d29-b605-72e2ffb1dc7f
+ * ```
  */
 export function readGuid(src: Uint8Array, offset: number): Guid {
   const order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];

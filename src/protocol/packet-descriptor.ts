@@ -77,6 +77,12 @@ export function packetTypeName(type: number): string {
  *
  * @param type - the descriptor's type field
  * @returns true for in-band, transfer-page, GPA-direct and completion
+ *
+ * @example
+ * ```ts
+ * import { isKnownPacketType } from 'vmbus-kmcl/protocol';
+ * console.log(isKnownPacketType(6), isKnownPacketType(8)); // true false
+ * ```
  */
 export function isKnownPacketType(type: number): boolean {
   return (
@@ -94,6 +100,12 @@ export function isKnownPacketType(type: number): boolean {
  *
  * @param type - a known packet type
  * @returns the minimum `offset8`
+ *
+ * @example
+ * ```ts
+ * import { minimumOffset8 } from 'vmbus-kmcl/protocol';
+ * console.log(minimumOffset8(6)); // 2: a 16-byte descriptor
+ * ```
  */
 export function minimumOffset8(type: number): number {
   return type === PACKET_TYPE_TRANSFER_PAGES || type === PACKET_TYPE_GPA_DIRECT ? 3 : 2;
@@ -149,6 +161,14 @@ export function encodeDescriptor(view: DataView, offset: number, d: PacketDescri
  * @param view - source holding at least 16 bytes from `offset`
  * @param offset - byte offset in `view`
  * @returns the decoded fields (allocates one object)
+ *
+ * @example
+ * ```ts
+ * import { decodeDescriptor } from 'vmbus-kmcl/protocol';
+ * const bytes = Uint8Array.from([6, 0, 2, 0, 3, 0, 1, 0, 42, 0, 0, 0, 0, 0, 0, 0]);
+ * const d = decodeDescriptor(new DataView(bytes.buffer), 0);
+ * console.log(d.type, d.offset8, d.len8, d.flags); // 6 2 3 1
+ * ```
  */
 export function decodeDescriptor(view: DataView, offset: number): PacketDescriptor {
   return {
@@ -179,6 +199,13 @@ export type DescriptorViolation =
  * @param offset8 - descriptor offset8
  * @param len8 - descriptor len8
  * @returns null when valid, else the identifier of the first failed check
+ *
+ * @example
+ * ```ts
+ * import { checkDescriptor } from 'vmbus-kmcl/protocol';
+ * console.log(checkDescriptor(6, 1, 2, 3)); // null: acceptable
+ * console.log(checkDescriptor(6, 1, 4, 3)); // VMBUS_PACKET_BAD_LEN8
+ * ```
  */
 export function checkDescriptor(
   type: number,
@@ -203,6 +230,13 @@ export function checkDescriptor(
  * @param offset8 - descriptor offset8
  * @param len8 - descriptor len8
  * @returns the reason text
+ *
+ * @example
+ * ```ts
+ * import { checkDescriptor, describeDescriptorViolation } from 'vmbus-kmcl/protocol';
+ * const code = checkDescriptor(8, 0, 2, 3);
+ * if (code) console.log(describeDescriptorViolation(code, 8, 0, 2, 3)); // names the unknown type
+ * ```
  */
 export function describeDescriptorViolation(
   code: DescriptorViolation,

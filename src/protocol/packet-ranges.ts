@@ -52,6 +52,12 @@ export interface TransferPageRange {
  * @param byteOffset - offset in the first page
  * @param byteCount - bytes in the range
  * @returns `ceil((byteOffset + byteCount) / 4096)`
+ *
+ * @example
+ * ```ts
+ * import { gpaRangePfnCount } from 'vmbus-kmcl/protocol';
+ * console.log(gpaRangePfnCount(4000, 200)); // 2: the range crosses a page boundary
+ * ```
  */
 export function gpaRangePfnCount(byteOffset: number, byteCount: number): number {
   return Math.ceil((byteOffset + byteCount) / PAGE_SIZE);
@@ -63,6 +69,12 @@ export function gpaRangePfnCount(byteOffset: number, byteCount: number): number 
  *
  * @param ranges - the ranges
  * @returns header length in bytes
+ *
+ * @example
+ * ```ts
+ * import { gpaDirectHeaderLength } from 'vmbus-kmcl/protocol';
+ * console.log(gpaDirectHeaderLength([{ byteOffset: 0, byteCount: 8192, pfns: [10, 11] }])); // 32
+ * ```
  */
 export function gpaDirectHeaderLength(ranges: readonly GpaRange[]): number {
   let n = 8;
@@ -127,6 +139,12 @@ export function encodeGpaDirectHeader(
  *
  * @param count - number of ranges
  * @returns `8 + 8 * count`
+ *
+ * @example
+ * ```ts
+ * import { transferPageHeaderLength } from 'vmbus-kmcl/protocol';
+ * console.log(transferPageHeaderLength(2)); // 24
+ * ```
  */
 export function transferPageHeaderLength(count: number): number {
   return 8 + 8 * count;
@@ -142,6 +160,14 @@ export function transferPageHeaderLength(count: number): number {
  * @param senderOwnsSet - the `sender_owns_set` byte
  * @returns the number of bytes written
  * @throws RangeError when there is no range or a field does not fit
+ *
+ * @example
+ * ```ts
+ * import { encodeTransferPageHeader } from 'vmbus-kmcl/protocol';
+ * const dst = new Uint8Array(64);
+ * const end = encodeTransferPageHeader(1, [{ byteOffset: 0, byteCount: 1514 }], dst, 0);
+ * console.log(end); // 16: the header runs to byte 16
+ * ```
  */
 export function encodeTransferPageHeader(
   transferPageSetId: number,
@@ -184,6 +210,16 @@ export type RangeViolation =
  * arrays grow to the largest packet seen and are then reused. Values refer to
  * the private copy of the extension header the table was parsed from, never
  * to shared memory, so a peer cannot change them after validation.
+ *
+ * @example
+ * ```ts
+ * import { PacketRanges, encodeTransferPageHeader } from 'vmbus-kmcl/protocol';
+ * const bytes = new Uint8Array(64);
+ * encodeTransferPageHeader(1, [{ byteOffset: 4096, byteCount: 60 }], bytes, 0);
+ * const ranges = new PacketRanges();
+ * const violation = ranges.parseTransferPages(new Uint32Array(bytes.buffer), 24);
+ * console.log(violation, ranges.count, ranges.byteOffset[0]); // null 1 4096
+ * ```
  */
 export class PacketRanges {
   /** Number of valid ranges. */

@@ -41,6 +41,12 @@ export const VMBUS_VERSIONS_NEWEST_FIRST: readonly number[] = Object.values(VMBU
  *
  * @param version - `(major << 16) | minor`
  * @returns the name
+ *
+ * @example
+ * ```ts
+ * import { versionName } from 'vmbus-kmcl/protocol';
+ * console.log(versionName(0x50003)); // the name of protocol 5.3
+ * ```
  */
 export function versionName(version: number): string {
   for (const [name, v] of Object.entries(VMBUS_VERSION)) if (v === version) return name;

@@ -19,6 +19,18 @@ import type { RingMemory } from './ring-memory.js';
 
 /**
  * A packet read from a ring; valid until the next `read` of that ring.
+ *
+ * @example
+ * ```ts
+ * import { ControlPage, IncomingRing, OutgoingRing } from 'vmbus-kmcl/ring';
+ * const sab = new SharedArrayBuffer(8192);
+ * ControlPage.initialize(sab, 0);
+ * const writer = new OutgoingRing(sab);
+ * writer.write(6, 1, 7, new Uint8Array([1, 2, 3]));
+ * writer.commitWrite();
+ * const packet = new IncomingRing(sab).read(); // an IncomingPacket, reused for the next read
+ * console.log(packet?.type, packet?.transactionIdLow); // 6 7
+ * ```
  */
 export class IncomingPacket {
   /** Data-area offset where the packet starts (the read index before it). */

@@ -181,6 +181,17 @@ function encodeExtension(p: RingSpecPacket): Uint8Array {
  * @param image - the image bytes: 4096 + n x 4096, n >= 1
  * @returns the packets, the indices and the error if any
  * @throws RangeError when the image size is not a valid ring
+ *
+ * @example
+ * ```ts
+ * import { decodeRingImage, encodeRingImage } from 'vmbus-kmcl/ring';
+ * const { image } = encodeRingImage({
+ *   dataSize: 4096, readIndex: 0, writeIndex: 0, interruptMask: 0, pendingSendSize: 0, featureBits: 0,
+ *   packets: [{ type: 6, flags: 0, transactionId: 7n, payload: new Uint8Array([1, 2]) }],
+ * });
+ * const ring = decodeRingImage(image);
+ * console.log(ring.packets.length, ring.writeIndex); // 1 32: descriptor, padded payload, trailer
+ * ```
  */
 export function decodeRingImage(image: Uint8Array): DecodedRing {
   // A private copy: reading never changes the caller's bytes.
@@ -225,6 +236,12 @@ export function decodeRingImage(image: Uint8Array): DecodedRing {
  *
  * @param bytes - input
  * @returns hex string, two digits a byte
+ *
+ * @example
+ * ```ts
+ * import { toHex } from 'vmbus-kmcl/ring';
+ * console.log(toHex(new Uint8Array([0xde, 0xad]))); // dead
+ * ```
  */
 export function toHex(bytes: Uint8Array): string {
   let s = '';

@@ -33,6 +33,15 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * Views over one ring's region of an `ArrayBuffer` or `SharedArrayBuffer`.
+ *
+ * @example
+ * ```ts
+ * import { ControlPage, RingMemory } from 'vmbus-kmcl/ring';
+ * const sab = new SharedArrayBuffer(8192);
+ * ControlPage.initialize(sab, 0);
+ * const ring = new RingMemory(sab);
+ * console.log(ring.dataSize, ring.control.writeIndex); // 4096 0
+ * ```
  */
 export class RingMemory {
   /** The control page. */

@@ -11,6 +11,16 @@ import type { RingSpec, RingSpecPacket } from './ring-image.js';
 
 /**
  * A ring spec that cannot be used: the message names the field at fault.
+ *
+ * @example
+ * ```ts
+ * import { RingSpecError, parseRingSpec } from 'vmbus-kmcl/ring';
+ * try {
+ *   parseRingSpec({ dataSize: 1000, packets: [] });
+ * } catch (e) {
+ *   if (e instanceof RingSpecError) console.log(e.message); // dataSize 1000 is not a positive multiple of 4096
+ * }
+ * ```
  */
 export class RingSpecError extends Error {
   /** @param message - one sentence naming the field and the value */

@@ -49,6 +49,17 @@ export function nextTask(callback: () => void): void {
  * A promise that settles in the next task (to yield to the event loop).
  *
  * @returns the promise
+ *
+ * @example
+ * ```ts
+ * import { yieldTask } from 'vmbus-kmcl';
+ * let other = false;
+ * setImmediate(() => {
+ *   other = true;
+ * });
+ * await yieldTask();
+ * console.log(other); // true: queued work ran first
+ * ```
  */
 export function yieldTask(): Promise<void> {
   return new Promise((resolve) => immediate(resolve));

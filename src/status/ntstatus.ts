@@ -76,6 +76,13 @@ export function NT_SUCCESS(status: number): boolean {
  *
  * @param status - the status, signed or unsigned
  * @returns a name such as `STATUS_CANCELLED`, or `0x...`
+ *
+ * @example
+ * ```ts
+ * import { NTSTATUS, ntStatusName } from 'vmbus-kmcl';
+ * console.log(ntStatusName(NTSTATUS.STATUS_INVALID_PARAMETER_3)); // STATUS_INVALID_PARAMETER_3
+ * console.log(ntStatusName(0x12345678)); // 0x12345678
+ * ```
  */
 export function ntStatusName(status: number): string {
   const u = status >>> 0;

@@ -27,7 +27,19 @@ export interface BlockBackend {
   unmap?(lba: number, blocks: number): void | Promise<void>;
 }
 
-/** A disk in memory. */
+/**
+ * A disk in memory.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend } from 'vmbus-kmcl';
+ * const disk = new MemoryBackend(1 << 20); // 2048 blocks of 512 bytes
+ * disk.write(10, new Uint8Array(512).fill(9));
+ * const block = new Uint8Array(512);
+ * disk.read(10, block);
+ * console.log(disk.blockCount, block[0]); // 2048 9
+ * ```
+ */
 export class MemoryBackend implements BlockBackend {
   readonly blockSize: number;
   readonly blockCount: number;
@@ -93,6 +105,13 @@ export const SENSE = {
  * @param asc - additional sense code
  * @param ascq - qualifier
  * @returns 18 bytes
+ *
+ * @example
+ * ```ts
+ * import { SENSE, senseData } from 'vmbus-kmcl';
+ * const sense = senseData(SENSE.ILLEGAL_REQUEST, SENSE.ASC_LBA_OUT_OF_RANGE);
+ * console.log(sense.length, sense[2], sense[12]); // 18 5 33
+ * ```
  */
 export function senseData(key: number, asc: number, ascq = 0): Uint8Array {
   const s = new Uint8Array(18);

@@ -31,7 +31,29 @@ import {
   vstorPacketSize,
 } from './vstor-protocol.js';
 
-/** A storage request that failed: SCSI status, SRB status and sense. */
+/**
+ * A storage request that failed: SCSI status, SRB status and sense.
+ *
+ * @example
+ * ```ts
+ * import { StorageError, createLocalBus, MemoryBackend, ScsiDisk, StorageVsc, StorageVsp } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const vsp = new StorageVsp({ host: bus.host, partition: bus.partition, disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]) });
+ * vsp.start();
+ * await bus.guest.connect();
+ * await bus.guest.requestOffers();
+ * const vsc = new StorageVsc(bus.guest);
+ * await vsc.connect();
+ * try {
+ *   await vsc.read(1 << 20, 1); // past the end of the disk
+ * } catch (e) {
+ *   if (e instanceof StorageError) console.log(e.sense?.asc); // 33: LBA OUT OF RANGE
+ * }
+ * await vsc.close();
+ * await vsp.stop();
+ * bus.dispose();
+ * ```
+ */
 export class StorageError extends VmbusError {
   /** The SRB status byte. */
   readonly srbStatus: number;

@@ -91,6 +91,12 @@ export const STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL = 0x1;
  *
  * @param version - negotiated version (0 before negotiation counts as new)
  * @returns 64 from 5.1 on (and before negotiation), else 48
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_VERSION, vstorPacketSize } from 'vmbus-kmcl';
+ * console.log(vstorPacketSize(VSTOR_VERSION.WIN7), vstorPacketSize(VSTOR_VERSION.WIN10)); // 48 64
+ * ```
  */
 export function vstorPacketSize(version: number): number {
   return version !== 0 && version < VSTOR_VERSION.WIN8 ? 48 : 64;
@@ -101,6 +107,12 @@ export function vstorPacketSize(version: number): number {
  *
  * @param version - negotiated version
  * @returns 0x34, or 0x24 before 5.1
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_VERSION, srbLength } from 'vmbus-kmcl';
+ * console.log(srbLength(VSTOR_VERSION.WIN7) < srbLength(VSTOR_VERSION.WIN10)); // true: the WIN8 SRB is longer
+ * ```
  */
 export function srbLength(version: number): number {
   return version !== 0 && version < VSTOR_VERSION.WIN8 ? 0x24 : 0x34;
@@ -111,12 +123,26 @@ export function srbLength(version: number): number {
  *
  * @param version - negotiated version
  * @returns 0x14, or 0x12 before 5.1
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_VERSION, senseLength } from 'vmbus-kmcl';
+ * console.log(senseLength(VSTOR_VERSION.WIN7), senseLength(VSTOR_VERSION.WIN10)); // 18 20
+ * ```
  */
 export function senseLength(version: number): number {
   return version !== 0 && version < VSTOR_VERSION.WIN8 ? 0x12 : 0x14;
 }
 
-/** SRB status → NTSTATUS of the completion header (§2.4). */
+/**
+ * SRB status → NTSTATUS of the completion header (§2.4).
+ *
+ * @example
+ * ```ts
+ * import { NTSTATUS, SRB_STATUS, srbToNtStatus } from 'vmbus-kmcl';
+ * console.log(srbToNtStatus(SRB_STATUS.SUCCESS) === NTSTATUS.STATUS_SUCCESS); // true
+ * ```
+ */
 export function srbToNtStatus(srbStatus: number): number {
   switch (srbStatus & 0x3f) {
     case SRB_STATUS.SUCCESS:
@@ -151,6 +177,15 @@ export interface SrbRequest {
  * @param request - the SCSI request
  * @param version - negotiated version
  * @returns the packet length
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_VERSION, encodeExecuteSrb } from 'vmbus-kmcl';
+ * const packet = new Uint8Array(64);
+ * const cdb = Uint8Array.from([0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0]); // READ(10) of LBA 8
+ * const size = encodeExecuteSrb(packet, { lun: 0, cdb, dataIn: 1, dataTransferLength: 512 }, VSTOR_VERSION.WIN10);
+ * console.log(size); // 64
+ * ```
  */
 export function encodeExecuteSrb(dst: Uint8Array, request: SrbRequest, version: number): number {
   const size = vstorPacketSize(version);
@@ -189,6 +224,14 @@ export function encodeExecuteSrb(dst: Uint8Array, request: SrbRequest, version: 
  * @param version - packet-size version
  * @param argument - major_minor for QUERY_PROTOCOL_VERSION, count for CREATE_SUB_CHANNELS
  * @returns the packet length
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_OP, VSTOR_VERSION, encodeVstorRequest } from 'vmbus-kmcl';
+ * const packet = new Uint8Array(64);
+ * const size = encodeVstorRequest(packet, VSTOR_OP.QUERY_PROTOCOL_VERSION, VSTOR_VERSION.WIN10, VSTOR_VERSION.WIN10);
+ * console.log(size, packet[0]); // 64 9
+ * ```
  */
 export function encodeVstorRequest(
   dst: Uint8Array,
