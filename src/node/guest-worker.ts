@@ -125,6 +125,23 @@ export interface WorkerGuest {
  *   polls before the pump sleeps (a worker may spin; it trades CPU for latency)
  * @returns the guest, its pump running
  * @throws TypeError when the worker was not started by startGuestWorker
+ * @example
+ * ```ts
+ * // guest.ts, the worker's module, started with startGuestWorker(host, new URL('./guest.js', import.meta.url))
+ * import { StorageVsc } from 'vmbus-kmcl';
+ * import { guestFromWorkerData } from 'vmbus-kmcl/node';
+ * try {
+ *   const { guest, shutdown } = guestFromWorkerData();
+ *   await guest.connect();
+ *   await guest.requestOffers();
+ *   const vsc = new StorageVsc(guest);
+ *   await vsc.connect();
+ *   await vsc.close();
+ *   shutdown();
+ * } catch (e) {
+ *   console.log(e instanceof TypeError); // true when run outside such a worker
+ * }
+ * ```
  */
 export function guestFromWorkerData(
   options: GuestOptions & { log?: LogSink; spin?: number } = {},
