@@ -35,9 +35,25 @@ import { EventWord } from '../signal/event-word.js';
 
 const RING_BYTES = 4096 + 16 * 4096;
 const EVENT_OFFSET = 2 * RING_BYTES;
-/** Bytes of link memory. */
+/**
+ * Bytes of link memory.
+ *
+ * @example
+ * ```ts
+ * import { LINK_MEMORY_SIZE, createLinkMemory } from 'vmbus-kmcl';
+ * console.log(createLinkMemory().byteLength === LINK_MEMORY_SIZE); // true
+ * ```
+ */
 export const LINK_MEMORY_SIZE = EVENT_OFFSET + 4096;
-/** Channel ids that can be signalled: 1..2047 (bit 0 unused, as in openvmm). */
+/**
+ * Channel ids that can be signalled: 1..2047 (bit 0 unused, as in openvmm).
+ *
+ * @example
+ * ```ts
+ * import { MAX_CHANNEL_ID } from 'vmbus-kmcl';
+ * console.log(MAX_CHANNEL_ID); // 2047: relids above it have no event flag
+ * ```
+ */
 export const MAX_CHANNEL_ID = 2047;
 
 const GUEST_BELL = 0;

@@ -155,7 +155,17 @@ export interface KmclStats {
   misuse: number;
 }
 
-/** Defaults (decision 2). */
+/**
+ * Defaults (decision 2).
+ *
+ * @example
+ * ```ts
+ * import { KMCL_DEFAULTS, createKmclPair } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * console.log(client.maximumPacketSize === KMCL_DEFAULTS.maximumPacketSize); // true
+ * await dispose();
+ * ```
+ */
 export const KMCL_DEFAULTS = {
   maximumPacketSize: 4096,
   maximumExternalData: 1 << 20,

@@ -1734,7 +1734,19 @@ const serverOnly = {
 
 const noop = () => {};
 
-/** `KMCL_CLIENT_INTERFACE_V1`: the INTERFACE header, then the 41 client routines in the documented order. */
+/**
+ * `KMCL_CLIENT_INTERFACE_V1`: the INTERFACE header, then the 41 client routines in the documented order.
+ *
+ * @example
+ * ```ts
+ * import { KMCL_CLIENT_INTERFACE_V1 as kmcl, createLocalBus, type VMBCHANNEL } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const out: { value?: VMBCHANNEL } = {};
+ * console.log(kmcl.VmbChannelAllocate({ guest: bus.guest }, false, out) === 0); // true: called through the table
+ * kmcl.VmbChannelCleanup(out.value!);
+ * bus.dispose();
+ * ```
+ */
 export const KMCL_CLIENT_INTERFACE_V1: Readonly<InterfaceHeader & typeof client> = Object.freeze({
   Size: 8 * (3 + 41) + 4,
   Version: KMCL_CLIENT_INTERFACE_VERSION_V1,
@@ -1744,12 +1756,28 @@ export const KMCL_CLIENT_INTERFACE_V1: Readonly<InterfaceHeader & typeof client>
   ...client,
 });
 
-/** `KMCL_SERVER_ONLY_METHODS`: the 14 server-only routines in the documented order. */
+/**
+ * `KMCL_SERVER_ONLY_METHODS`: the 14 server-only routines in the documented order.
+ *
+ * @example
+ * ```ts
+ * import { KMCL_SERVER_ONLY_METHODS } from 'vmbus-kmcl';
+ * console.log(Object.keys(KMCL_SERVER_ONLY_METHODS).length === 14); // true
+ * ```
+ */
 export const KMCL_SERVER_ONLY_METHODS: Readonly<typeof serverOnly> = Object.freeze({
   ...serverOnly,
 });
 
-/** `KMCL_SERVER_INTERFACE_V1`: the client table followed by the server-only routines (55 in all). */
+/**
+ * `KMCL_SERVER_INTERFACE_V1`: the client table followed by the server-only routines (55 in all).
+ *
+ * @example
+ * ```ts
+ * import { KMCL_CLIENT_INTERFACE_V1, KMCL_SERVER_INTERFACE_V1 } from 'vmbus-kmcl';
+ * console.log(KMCL_SERVER_INTERFACE_V1.Size > KMCL_CLIENT_INTERFACE_V1.Size); // true: the client table plus the server-only routines
+ * ```
+ */
 export const KMCL_SERVER_INTERFACE_V1: Readonly<
   InterfaceHeader & typeof client & typeof serverOnly
 > = Object.freeze({

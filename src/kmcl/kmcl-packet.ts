@@ -24,11 +24,32 @@
 import type { MemoryDescriptor } from '../memory/memory-descriptor.js';
 import type { KmclChannel } from './kmcl-channel.js';
 
-/** Bytes of the packet header in packet memory. */
+/**
+ * Bytes of the packet header in packet memory.
+ *
+ * @example
+ * ```ts
+ * import { PACKET_HEADER_SIZE, createKmclPair, VmbChannelSizeofPacket } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * console.log(VmbChannelSizeofPacket(client) === PACKET_HEADER_SIZE + client.maximumPacketSize); // true
+ * await dispose();
+ * ```
+ */
 export const PACKET_HEADER_SIZE = 48;
 const MAGIC = 0x504d4256;
 
-/** Packet states (header word 1). */
+/**
+ * Packet states (header word 1).
+ *
+ * @example
+ * ```ts
+ * import { PACKET_STATE, createKmclPair } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const packet = client.allocatePacket();
+ * console.log(packet.state === PACKET_STATE.IDLE); // true
+ * await dispose();
+ * ```
+ */
 export const PACKET_STATE = { IDLE: 0, QUEUED: 1, AWAITING_COMPLETION: 2 } as const;
 
 /**

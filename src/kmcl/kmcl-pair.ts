@@ -34,9 +34,30 @@ export interface KmclPair {
   dispose(): Promise<void>;
 }
 
-/** The interface type of the helper's channel. */
+/**
+ * The interface type of the helper's channel.
+ *
+ * @example
+ * ```ts
+ * import { PAIR_INTERFACE_TYPE, createKmclPair } from 'vmbus-kmcl';
+ * const { bus, dispose } = await createKmclPair();
+ * const offer = [...bus.guest.offers.values()][0];
+ * console.log(String(offer?.interfaceType) === PAIR_INTERFACE_TYPE); // true
+ * await dispose();
+ * ```
+ */
 export const PAIR_INTERFACE_TYPE = 'c376c1c3-d276-48d2-90a9-c04748072c60';
-/** The interface instance of the helper's channel. */
+/**
+ * The interface instance of the helper's channel.
+ *
+ * @example
+ * ```ts
+ * import { PAIR_INTERFACE_INSTANCE, createKmclPair } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * console.log(String(client.getInterfaceInstance()) === PAIR_INTERFACE_INSTANCE); // true
+ * await dispose();
+ * ```
+ */
 export const PAIR_INTERFACE_INSTANCE = 'a0a0a0a0-0000-0000-0000-000000000001';
 
 /**

@@ -16,9 +16,25 @@ import { VmbusError } from '../status/vmbus-error.js';
 import { type Guid, NIL_GUID, readGuid, writeGuid } from './guid.js';
 import { VMBUS_FEATURE, VMBUS_VERSION } from './versions.js';
 
-/** Largest VMBus message, header included (the SynIC payload size). */
+/**
+ * Largest VMBus message, header included (the SynIC payload size).
+ *
+ * @example
+ * ```ts
+ * import { MAX_MESSAGE_SIZE, encodeChannelMessage } from 'vmbus-kmcl/protocol';
+ * console.log(encodeChannelMessage('OfferChannel', {}).length <= MAX_MESSAGE_SIZE); // true
+ * ```
+ */
 export const MAX_MESSAGE_SIZE = 240;
-/** Bytes of the message header (`msgtype`, padding). */
+/**
+ * Bytes of the message header (`msgtype`, padding).
+ *
+ * @example
+ * ```ts
+ * import { MESSAGE_HEADER_SIZE, encodeChannelMessage } from 'vmbus-kmcl/protocol';
+ * console.log(encodeChannelMessage('RequestOffers').length === MESSAGE_HEADER_SIZE); // true: a header and nothing else
+ * ```
+ */
 export const MESSAGE_HEADER_SIZE = 8;
 
 /** Wire kinds of fields. `tail` is every byte from its offset to the end. */
@@ -56,6 +72,13 @@ const COPPER = VMBUS_VERSION.COPPER;
 /**
  * The table: number, sender, size, minimum size, minimum version, feature
  * condition and field offsets of every channel message of spec §3.2-3.3.
+ *
+ * @example
+ * ```ts
+ * import { CHANNEL_MESSAGES } from 'vmbus-kmcl/protocol';
+ * const open = CHANNEL_MESSAGES.OpenChannel;
+ * console.log(open.id === 5, open.from === 'guest'); // true true
+ * ```
  */
 export const CHANNEL_MESSAGES = {
   OfferChannel: {
@@ -357,7 +380,15 @@ export type ChannelMessage = {
   [N in ChannelMessageName]: { type: N; byteLength: number } & ChannelMessageFields<N>;
 }[ChannelMessageName];
 
-/** Message names by wire number (index 0, INVALID, is undefined). */
+/**
+ * Message names by wire number (index 0, INVALID, is undefined).
+ *
+ * @example
+ * ```ts
+ * import { MESSAGE_NAMES } from 'vmbus-kmcl/protocol';
+ * console.log(MESSAGE_NAMES[3] === 'RequestOffers'); // true
+ * ```
+ */
 export const MESSAGE_NAMES: readonly (ChannelMessageName | undefined)[] = (() => {
   const names: (ChannelMessageName | undefined)[] = [];
   for (const [name, spec] of Object.entries(CHANNEL_MESSAGES))

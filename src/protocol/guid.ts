@@ -16,7 +16,15 @@ export type Guid = string & { readonly __brand: 'Guid' };
 
 const PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The all-zero GUID. */
+/**
+ * The all-zero GUID.
+ *
+ * @example
+ * ```ts
+ * import { NIL_GUID, readGuid } from 'vmbus-kmcl/protocol';
+ * console.log(String(readGuid(new Uint8Array(16), 0)) === NIL_GUID); // true
+ * ```
+ */
 export const NIL_GUID = '00000000-0000-0000-0000-000000000000' as Guid;
 
 /**

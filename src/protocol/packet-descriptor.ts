@@ -18,25 +18,99 @@
  * @module
  */
 
-/** In-band data: the payload follows the descriptor (spec §2.3). */
+/**
+ * In-band data: the payload follows the descriptor (spec §2.3).
+ *
+ * @example
+ * ```ts
+ * import { PACKET_TYPE_IN_BAND, isKnownPacketType } from 'vmbus-kmcl/protocol';
+ * console.log(PACKET_TYPE_IN_BAND === 6, isKnownPacketType(PACKET_TYPE_IN_BAND)); // true true
+ * ```
+ */
 export const PACKET_TYPE_IN_BAND = 6;
-/** Data in a transfer page set registered by the upper protocol (spec §2.5). */
+/**
+ * Data in a transfer page set registered by the upper protocol (spec §2.5).
+ *
+ * @example
+ * ```ts
+ * import { PACKET_TYPE_TRANSFER_PAGES, isKnownPacketType } from 'vmbus-kmcl/protocol';
+ * console.log(PACKET_TYPE_TRANSFER_PAGES === 7, isKnownPacketType(PACKET_TYPE_TRANSFER_PAGES)); // true true
+ * ```
+ */
 export const PACKET_TYPE_TRANSFER_PAGES = 7;
-/** Data in guest pages named by GPA ranges (spec §2.4). */
+/**
+ * Data in guest pages named by GPA ranges (spec §2.4).
+ *
+ * @example
+ * ```ts
+ * import { PACKET_TYPE_GPA_DIRECT, isKnownPacketType } from 'vmbus-kmcl/protocol';
+ * console.log(PACKET_TYPE_GPA_DIRECT === 9, isKnownPacketType(PACKET_TYPE_GPA_DIRECT)); // true true
+ * ```
+ */
 export const PACKET_TYPE_GPA_DIRECT = 9;
-/** A completion answering a packet that asked for one (spec §2.3). */
+/**
+ * A completion answering a packet that asked for one (spec §2.3).
+ *
+ * @example
+ * ```ts
+ * import { PACKET_TYPE_COMPLETION, isKnownPacketType } from 'vmbus-kmcl/protocol';
+ * console.log(PACKET_TYPE_COMPLETION === 11, isKnownPacketType(PACKET_TYPE_COMPLETION)); // true true
+ * ```
+ */
 export const PACKET_TYPE_COMPLETION = 11;
 
-/** Flag bit 0: the sender wants a completion packet with the same transaction id. */
+/**
+ * Flag bit 0: the sender wants a completion packet with the same transaction id.
+ *
+ * @example
+ * ```ts
+ * import { PACKET_FLAG_COMPLETION_REQUESTED, PACKET_TYPE_IN_BAND, checkDescriptor } from 'vmbus-kmcl/protocol';
+ * console.log(checkDescriptor(PACKET_TYPE_IN_BAND, PACKET_FLAG_COMPLETION_REQUESTED, 2, 3) === null); // true
+ * ```
+ */
 export const PACKET_FLAG_COMPLETION_REQUESTED = 1;
-/** Every flag bit this library knows; any other bit set is damage. */
+/**
+ * Every flag bit this library knows; any other bit set is damage.
+ *
+ * @example
+ * ```ts
+ * import { PACKET_FLAGS_KNOWN, checkDescriptor } from 'vmbus-kmcl/protocol';
+ * console.log(checkDescriptor(6, ~PACKET_FLAGS_KNOWN & 0xffff, 2, 3) === 'VMBUS_PACKET_BAD_FLAGS'); // true
+ * ```
+ */
 export const PACKET_FLAGS_KNOWN = PACKET_FLAG_COMPLETION_REQUESTED;
 
-/** Size of the descriptor in bytes. */
+/**
+ * Size of the descriptor in bytes.
+ *
+ * @example
+ * ```ts
+ * import { DESCRIPTOR_SIZE, minimumOffset8 } from 'vmbus-kmcl/protocol';
+ * console.log(minimumOffset8(6) * 8 === DESCRIPTOR_SIZE); // true
+ * ```
+ */
 export const DESCRIPTOR_SIZE = 16;
-/** Size of the trailing "previous packet offset" word that follows every packet. */
+/**
+ * Size of the trailing "previous packet offset" word that follows every packet.
+ *
+ * @example
+ * ```ts
+ * import { DESCRIPTOR_SIZE, TRAILER_SIZE } from 'vmbus-kmcl/protocol';
+ * const payload = 5;
+ * const onRing = DESCRIPTOR_SIZE + Math.ceil(payload / 8) * 8 + TRAILER_SIZE;
+ * console.log(onRing === 32); // true
+ * ```
+ */
 export const TRAILER_SIZE = 8;
-/** Largest `len8` (u16), so the largest packet is 524 280 bytes without trailer. */
+/**
+ * Largest `len8` (u16), so the largest packet is 524 280 bytes without trailer.
+ *
+ * @example
+ * ```ts
+ * import { MAX_LEN8, checkDescriptor } from 'vmbus-kmcl/protocol';
+ * console.log(checkDescriptor(6, 0, 2, MAX_LEN8) === null); // true: the largest length a descriptor can state
+ * ```
+ */
 export const MAX_LEN8 = 0xffff;
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {

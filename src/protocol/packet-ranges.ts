@@ -23,9 +23,25 @@
  * @module
  */
 
-/** Bytes in one page frame, the unit of every PFN on the wire. */
+/**
+ * Bytes in one page frame, the unit of every PFN on the wire.
+ *
+ * @example
+ * ```ts
+ * import { PAGE_SIZE, gpaRangePfnCount } from 'vmbus-kmcl/protocol';
+ * console.log(gpaRangePfnCount(0, 3 * PAGE_SIZE) === 3); // true
+ * ```
+ */
 export const PAGE_SIZE = 4096;
-/** Most PFNs one GPA range may name (MSVM `GPA_RANGE_MAX_PFN_COUNT`, spec §4.1). */
+/**
+ * Most PFNs one GPA range may name (MSVM `GPA_RANGE_MAX_PFN_COUNT`, spec §4.1).
+ *
+ * @example
+ * ```ts
+ * import { GPA_RANGE_MAX_PFN_COUNT, gpaRangePfnCount } from 'vmbus-kmcl/protocol';
+ * console.log(gpaRangePfnCount(0, 4096 * 16) <= GPA_RANGE_MAX_PFN_COUNT); // true
+ * ```
+ */
 export const GPA_RANGE_MAX_PFN_COUNT = 0xfffff;
 
 /** One GPA range: a byte span of guest memory described by its pages. */

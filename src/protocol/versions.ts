@@ -5,7 +5,15 @@
  * @module
  */
 
-/** Protocol versions by name, oldest first. */
+/**
+ * Protocol versions by name, oldest first.
+ *
+ * @example
+ * ```ts
+ * import { VMBUS_VERSION, versionName } from 'vmbus-kmcl/protocol';
+ * console.log(versionName(VMBUS_VERSION.WIN10) === 'WIN10'); // true
+ * ```
+ */
 export const VMBUS_VERSION = {
   /** 0.13, Windows Server 2008. */
   WS2008: 0x0000000d,
@@ -31,7 +39,15 @@ export const VMBUS_VERSION = {
   COPPER: 0x00060000,
 } as const;
 
-/** Every version, newest first: the order a guest proposes them in. */
+/**
+ * Every version, newest first: the order a guest proposes them in.
+ *
+ * @example
+ * ```ts
+ * import { VMBUS_VERSION, VMBUS_VERSIONS_NEWEST_FIRST } from 'vmbus-kmcl/protocol';
+ * console.log(VMBUS_VERSIONS_NEWEST_FIRST.at(-1) === VMBUS_VERSION.WS2008); // true: the oldest is tried last
+ * ```
+ */
 export const VMBUS_VERSIONS_NEWEST_FIRST: readonly number[] = Object.values(VMBUS_VERSION).sort(
   (a, b) => b - a,
 );
@@ -53,7 +69,16 @@ export function versionName(version: number): string {
   return `${version >>> 16}.${version & 0xffff}`;
 }
 
-/** Feature flags negotiated at Copper (INITIATE_CONTACT @20, VERSION_RESPONSE @16). */
+/**
+ * Feature flags negotiated at Copper (INITIATE_CONTACT @20, VERSION_RESPONSE @16).
+ *
+ * @example
+ * ```ts
+ * import { VMBUS_FEATURE } from 'vmbus-kmcl/protocol';
+ * const features = VMBUS_FEATURE.GUEST_SPECIFIED_SIGNAL_PARAMETERS | VMBUS_FEATURE.PAUSE_RESUME;
+ * console.log((features & VMBUS_FEATURE.PAUSE_RESUME) !== 0); // true
+ * ```
+ */
 export const VMBUS_FEATURE = {
   GUEST_SPECIFIED_SIGNAL_PARAMETERS: 0x1,
   CHANNEL_INTERRUPT_REDIRECTION: 0x2,
@@ -65,7 +90,16 @@ export const VMBUS_FEATURE = {
   GPA_PINNING: 0x80,
 } as const;
 
-/** Offer flags (OFFERCHANNEL @56), openvmm/MSVM names. */
+/**
+ * Offer flags (OFFERCHANNEL @56), openvmm/MSVM names.
+ *
+ * @example
+ * ```ts
+ * import { OFFER_FLAG } from 'vmbus-kmcl/protocol';
+ * const flags = OFFER_FLAG.ENUMERATE_DEVICE_INTERFACE | OFFER_FLAG.NAMED_PIPE_MODE;
+ * console.log((flags & OFFER_FLAG.NAMED_PIPE_MODE) !== 0); // true
+ * ```
+ */
 export const OFFER_FLAG = {
   ENUMERATE_DEVICE_INTERFACE: 0x1,
   CONFIDENTIAL_RING_BUFFER: 0x2,
@@ -78,12 +112,28 @@ export const OFFER_FLAG = {
   TLNPI_PROVIDER: 0x2000,
 } as const;
 
-/** Open flags (OPENCHANNEL @154, with feature 0x2). */
+/**
+ * Open flags (OPENCHANNEL @154, with feature 0x2).
+ *
+ * @example
+ * ```ts
+ * import { OPEN_FLAG } from 'vmbus-kmcl/protocol';
+ * console.log(OPEN_FLAG.REDIRECT_INTERRUPT === 1); // true
+ * ```
+ */
 export const OPEN_FLAG = {
   REDIRECT_INTERRUPT: 0x1,
 } as const;
 
-/** VERSION_RESPONSE connection states (@9). */
+/**
+ * VERSION_RESPONSE connection states (@9).
+ *
+ * @example
+ * ```ts
+ * import { CONNECTION_STATE } from 'vmbus-kmcl/protocol';
+ * console.log(CONNECTION_STATE.SUCCESSFUL === 0); // true: the value a VersionResponse carries on success
+ * ```
+ */
 export const CONNECTION_STATE = {
   SUCCESSFUL: 0,
   FAILED_LOW_RESOURCES: 1,

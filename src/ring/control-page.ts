@@ -28,9 +28,29 @@
  * @module
  */
 
-/** Bytes in a control page (always 4096, whatever the guest's page size). */
+/**
+ * Bytes in a control page (always 4096, whatever the guest's page size).
+ *
+ * @example
+ * ```ts
+ * import { CONTROL_PAGE_SIZE, OutgoingRing, ControlPage } from 'vmbus-kmcl/ring';
+ * const sab = new SharedArrayBuffer(CONTROL_PAGE_SIZE + 4096);
+ * ControlPage.initialize(sab, 0);
+ * console.log(new OutgoingRing(sab).dataSize === 4096); // true: the data area follows the control page
+ * ```
+ */
 export const CONTROL_PAGE_SIZE = 4096;
-/** Feature bit 0: the writer of this ring uses `pending_send_sz` (spec §1.2). */
+/**
+ * Feature bit 0: the writer of this ring uses `pending_send_sz` (spec §1.2).
+ *
+ * @example
+ * ```ts
+ * import { ControlPage, FEATURE_PENDING_SEND_SIZE } from 'vmbus-kmcl/ring';
+ * const sab = new SharedArrayBuffer(8192);
+ * const control = ControlPage.initialize(sab, 0, { featureBits: FEATURE_PENDING_SEND_SIZE });
+ * console.log((control.featureBits & FEATURE_PENDING_SEND_SIZE) !== 0); // true
+ * ```
+ */
 export const FEATURE_PENDING_SEND_SIZE = 1;
 
 const WRITE_INDEX = 0;

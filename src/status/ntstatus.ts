@@ -10,7 +10,16 @@
  * @module
  */
 
-/** NTSTATUS values, as unsigned 32-bit numbers. */
+/**
+ * NTSTATUS values, as unsigned 32-bit numbers.
+ *
+ * @example
+ * ```ts
+ * import { NT_SUCCESS, NTSTATUS } from 'vmbus-kmcl';
+ * console.log(NT_SUCCESS(NTSTATUS.STATUS_PENDING), NT_SUCCESS(NTSTATUS.STATUS_INVALID_PARAMETER_3)); // true false
+ * console.log(NTSTATUS.STATUS_SUCCESS === 0); // true
+ * ```
+ */
 export const NTSTATUS = {
   STATUS_SUCCESS: 0x00000000,
   STATUS_TIMEOUT: 0x00000102,

@@ -84,7 +84,17 @@ export interface ScsiResult {
   transferred: number;
 }
 
-/** Sense keys and additional sense codes used here. */
+/**
+ * Sense keys and additional sense codes used here.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend, SENSE, ScsiDisk } from 'vmbus-kmcl';
+ * const disk = new ScsiDisk(new MemoryBackend(1 << 20));
+ * const r = await disk.execute(Uint8Array.from([0xff]), 2, null, 0); // an unknown opcode
+ * console.log(r.sense?.[2] === SENSE.ILLEGAL_REQUEST, r.sense?.[12] === SENSE.ASC_INVALID_OPCODE); // true true
+ * ```
+ */
 export const SENSE = {
   NO_SENSE: 0,
   MEDIUM_ERROR: 3,

@@ -14,10 +14,31 @@
  * @module
  */
 
-/** The synthetic SCSI controller's interface GUID (spec vstor.md §1.1). */
+/**
+ * The synthetic SCSI controller's interface GUID (spec vstor.md §1.1).
+ *
+ * @example
+ * ```ts
+ * import { KmclChannel, SCSI_INTERFACE_TYPE, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const channel = new KmclChannel({ guest: bus.guest }, false);
+ * channel.initSetTargetPnp(SCSI_INTERFACE_TYPE, null); // any synthetic SCSI controller
+ * bus.dispose();
+ * ```
+ */
 export const SCSI_INTERFACE_TYPE = 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f';
 
-/** Operation codes (§2.2). */
+/**
+ * Operation codes (§2.2).
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_OP, VSTOR_VERSION, encodeVstorRequest } from 'vmbus-kmcl';
+ * const packet = new Uint8Array(64);
+ * encodeVstorRequest(packet, VSTOR_OP.BEGIN_INITIALIZATION, VSTOR_VERSION.WIN10);
+ * console.log(packet[0] === VSTOR_OP.BEGIN_INITIALIZATION); // true
+ * ```
+ */
 export const VSTOR_OP = {
   COMPLETE_IO: 1,
   REMOVE_DEVICE: 2,
@@ -35,10 +56,28 @@ export const VSTOR_OP = {
   EVENT_NOTIFICATION: 14,
 } as const;
 
-/** Request-completion flag of the VSTOR header. */
+/**
+ * Request-completion flag of the VSTOR header.
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_FLAG_REQUEST_COMPLETION, VSTOR_OP, VSTOR_VERSION, encodeVstorRequest } from 'vmbus-kmcl';
+ * const packet = new Uint8Array(64);
+ * encodeVstorRequest(packet, VSTOR_OP.END_INITIALIZATION, VSTOR_VERSION.WIN10);
+ * console.log((new DataView(packet.buffer).getUint32(4, true) & VSTOR_FLAG_REQUEST_COMPLETION) !== 0); // true
+ * ```
+ */
 export const VSTOR_FLAG_REQUEST_COMPLETION = 1;
 
-/** Protocol versions (§3), `major << 8 | minor`. */
+/**
+ * Protocol versions (§3), `major << 8 | minor`.
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_VERSION, vstorPacketSize } from 'vmbus-kmcl';
+ * console.log(VSTOR_VERSION.WIN8 === 0x0501, vstorPacketSize(VSTOR_VERSION.WIN8)); // true 64
+ * ```
+ */
 export const VSTOR_VERSION = {
   WIN6: 0x0200,
   WIN7: 0x0402,
@@ -47,12 +86,31 @@ export const VSTOR_VERSION = {
   WIN10: 0x0602,
 } as const;
 
-/** Every version, newest first: the order a guest proposes them in. */
+/**
+ * Every version, newest first: the order a guest proposes them in.
+ *
+ * @example
+ * ```ts
+ * import { VSTOR_VERSIONS_NEWEST_FIRST, createLocalBus, StorageVsc } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const vsc = new StorageVsc(bus.guest, { versions: VSTOR_VERSIONS_NEWEST_FIRST.slice(1) }); // skip 6.2
+ * console.log(VSTOR_VERSIONS_NEWEST_FIRST[0] === 0x0602, vsc.queueCount); // true 0
+ * bus.dispose();
+ * ```
+ */
 export const VSTOR_VERSIONS_NEWEST_FIRST: readonly number[] = [
   0x0602, 0x0600, 0x0501, 0x0402, 0x0200,
 ];
 
-/** VSTOR status values (§2.4). */
+/**
+ * VSTOR status values (§2.4).
+ *
+ * @example
+ * ```ts
+ * import { NTSTATUS, VSTOR_STATUS } from 'vmbus-kmcl';
+ * console.log(VSTOR_STATUS.INVALID_PARAMETER === NTSTATUS.STATUS_INVALID_PARAMETER); // true: VSTOR statuses are NTSTATUS values
+ * ```
+ */
 export const VSTOR_STATUS = {
   SUCCESS: 0,
   BUFFER_OVERFLOW: 0x80000005,
@@ -69,7 +127,16 @@ export const VSTOR_STATUS = {
   IO_DEVICE_ERROR: 0xc0000185,
 } as const;
 
-/** SRB status codes used here (§5.3), and the autosense-valid bit. */
+/**
+ * SRB status codes used here (§5.3), and the autosense-valid bit.
+ *
+ * @example
+ * ```ts
+ * import { SRB_STATUS } from 'vmbus-kmcl';
+ * const status = SRB_STATUS.ERROR | SRB_STATUS.AUTOSENSE_VALID; // as the VSP sends it with sense data
+ * console.log((status & 0x3f) === SRB_STATUS.ERROR); // true
+ * ```
+ */
 export const SRB_STATUS = {
   SUCCESS: 0x01,
   ABORTED: 0x02,
@@ -80,10 +147,30 @@ export const SRB_STATUS = {
   AUTOSENSE_VALID: 0x80,
 } as const;
 
-/** SAM status bytes (§5.4). */
+/**
+ * SAM status bytes (§5.4).
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend, SCSI_STATUS, ScsiDisk } from 'vmbus-kmcl';
+ * const disk = new ScsiDisk(new MemoryBackend(1 << 20));
+ * const r = await disk.execute(new Uint8Array(6), 2, null, 0); // TEST UNIT READY
+ * console.log(r.scsiStatus === SCSI_STATUS.GOOD); // true
+ * ```
+ */
 export const SCSI_STATUS = { GOOD: 0x00, CHECK_CONDITION: 0x02 } as const;
 
-/** Channel-properties flag: sub-channels supported (§4.3). */
+/**
+ * Channel-properties flag: sub-channels supported (§4.3).
+ *
+ * @example
+ * ```ts
+ * import { STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL } from 'vmbus-kmcl';
+ * const properties = new Uint8Array(64); // a QUERY_PROPERTIES completion
+ * new DataView(properties.buffer).setUint32(20, STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL, true);
+ * console.log((new DataView(properties.buffer).getUint32(20, true) & STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL) !== 0); // true
+ * ```
+ */
 export const STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL = 0x1;
 
 /**
