@@ -83,7 +83,7 @@ it('every @example in src/ type-checks against the package', () => {
   assert.deepEqual(problems, [], problems.join('\n'));
 });
 
-it('every exported symbol of the package has a TSDoc summary, every function and class an example', () => {
+it('every exported symbol of the package has a TSDoc summary and an @example', () => {
   const entries = ['index', 'node/index'].map((e) => join(repoRoot, 'dist', 'src', `${e}.d.ts`));
   const program = ts.createProgram(entries, {
     module: ts.ModuleKind.NodeNext,
@@ -96,7 +96,6 @@ it('every exported symbol of the package has a TSDoc summary, every function and
   const missing: string[] = [];
   let total = 0;
   const withoutExample: string[] = [];
-  let callables = 0;
   for (const entry of entries) {
     const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
     assert.ok(module, entry);
@@ -106,21 +105,13 @@ it('every exported symbol of the package has a TSDoc summary, every function and
         symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
       if (ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '')
         missing.push(symbol.name);
-      if (target.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class)) {
-        callables++;
-        if (!target.getJsDocTags(checker).some((t) => t.name === 'example'))
-          withoutExample.push(symbol.name);
-      }
+      if (!target.getJsDocTags(checker).some((t) => t.name === 'example'))
+        withoutExample.push(symbol.name);
     }
   }
   assert.ok(total > 250, `only ${total} exports`);
   assert.deepEqual(missing, [], `exports without a summary: ${missing.join(', ')}`);
-  assert.ok(callables > 100, `only ${callables} functions and classes`);
-  assert.deepEqual(
-    withoutExample,
-    [],
-    `functions and classes without an @example: ${withoutExample.join(', ')}`,
-  );
+  assert.deepEqual(withoutExample, [], `exports without an @example: ${withoutExample.join(', ')}`);
 });
 
 /** Runs one example module in a child process. */

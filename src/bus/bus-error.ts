@@ -8,7 +8,16 @@
 import { ntStatusName } from '../status/ntstatus.js';
 import { VmbusError } from '../status/vmbus-error.js';
 
-/** Stable codes of bus failures. */
+/**
+ * Stable codes of bus failures.
+ *
+ * @example
+ * ```ts
+ * import { BusError, type BusErrorCode } from 'vmbus-kmcl';
+ * const retryable = (code: BusErrorCode) => code === 'VMBUS_BUS_GPADL_FAILED';
+ * console.log(retryable(new BusError('VMBUS_BUS_GPADL_FAILED', 'refused').code)); // true
+ * ```
+ */
 export type BusErrorCode =
   | 'VMBUS_BUS_VERSION_REFUSED'
   | 'VMBUS_BUS_OPEN_FAILED'

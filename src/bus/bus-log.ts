@@ -8,7 +8,17 @@
  * @module
  */
 
-/** Where log lines go (default: `console.warn`). */
+/**
+ * Where log lines go (default: `console.warn`).
+ *
+ * @example
+ * ```ts
+ * import { type LogSink, createLocalBus } from 'vmbus-kmcl';
+ * const lines: string[] = [];
+ * const log: LogSink = (line) => lines.push(line);
+ * createLocalBus({ log }).dispose(); // violations go to `lines` instead of stderr
+ * ```
+ */
 export type LogSink = (line: string) => void;
 
 /** Counts and rate-limits violation reports. *

@@ -19,7 +19,19 @@ import { VmbusError } from '../status/vmbus-error.js';
 
 const EMPTY = new Uint8Array(0);
 
-/** Why a channel's data path ended. */
+/**
+ * Why a channel's data path ended.
+ *
+ * @example
+ * ```ts
+ * import { type PipeCloseReason, connectedChannels } from 'vmbus-kmcl';
+ * const { guestChannel, guest, dispose } = await connectedChannels({ ringPages: 4 });
+ * await guestChannel.close();
+ * const reason: PipeCloseReason | null = guest.closeReason;
+ * console.log(reason); // closed
+ * dispose();
+ * ```
+ */
 export type PipeCloseReason = 'closed' | 'rescinded' | 'peer-gone' | 'corrupt' | 'unloaded';
 
 /**
@@ -53,7 +65,19 @@ export class ChannelClosedError extends VmbusError {
   }
 }
 
-/** Counters of one pipe. */
+/**
+ * Counters of one pipe.
+ *
+ * @example
+ * ```ts
+ * import { type PipeStats, connectedChannels } from 'vmbus-kmcl';
+ * const { guest, dispose } = await connectedChannels({ ringPages: 4 });
+ * guest.send(6, 0, 1, 0, new Uint8Array(8));
+ * const stats: PipeStats = guest.stats;
+ * console.log(stats.packetsSent === 1); // true
+ * dispose();
+ * ```
+ */
 export interface PipeStats {
   packetsSent: number;
   bytesSent: number;

@@ -10,7 +10,18 @@
 import { yieldTask } from '../signal/next-task.js';
 import type { LinkEndpoint } from './partition-link.js';
 
-/** The state machine a pump feeds: a {@link HostPartition} or a {@link VmbusGuest}. */
+/**
+ * The state machine a pump feeds: a {@link HostPartition} or a {@link VmbusGuest}.
+ *
+ * @example
+ * ```ts
+ * import { type LinkTarget, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const target: LinkTarget = bus.guest; // the guest (or a host partition) is what a pump delivers to
+ * console.log(typeof target.receive); // function
+ * bus.dispose();
+ * ```
+ */
 export interface LinkTarget {
   /** One message from the peer. */
   receive(bytes: Uint8Array): void;

@@ -14,7 +14,17 @@ import { createLinkMemory, LinkEndpoint } from './partition-link.js';
 import { type GuestChannel, type GuestOptions, VmbusGuest } from './vmbus-guest.js';
 import { type HostChannel, type HostOptions, type HostPartition, VmbusHost } from './vmbus-host.js';
 
-/** A host and one guest partition in this thread. */
+/**
+ * A host and one guest partition in this thread.
+ *
+ * @example
+ * ```ts
+ * import { type LocalBus, createLocalBus } from 'vmbus-kmcl';
+ * const bus: LocalBus = createLocalBus();
+ * console.log(bus.partition.memory === bus.memory); // true: the host sees the guest's memory
+ * bus.dispose();
+ * ```
+ */
 export interface LocalBus {
   /** The host. */
   host: VmbusHost;
@@ -32,7 +42,18 @@ export interface LocalBus {
   dispose(): void;
 }
 
-/** Options of {@link createLocalBus}. */
+/**
+ * Options of {@link createLocalBus}.
+ *
+ * @example
+ * ```ts
+ * import { type LocalBusOptions, VMBUS_VERSION, createLocalBus } from 'vmbus-kmcl';
+ * const options: LocalBusOptions = { memoryPages: 2048, guest: { versions: [VMBUS_VERSION.WIN10] }, log: () => {} };
+ * const bus = createLocalBus(options);
+ * console.log((await bus.guest.connect()) === VMBUS_VERSION.WIN10); // true
+ * bus.dispose();
+ * ```
+ */
 export interface LocalBusOptions {
   /** Guest memory in pages (default 2048: 8 MiB). */
   memoryPages?: number;
@@ -94,7 +115,17 @@ export function createLocalBus(options: LocalBusOptions = {}): LocalBus {
   };
 }
 
-/** An open channel, both ends, in one thread. */
+/**
+ * An open channel, both ends, in one thread.
+ *
+ * @example
+ * ```ts
+ * import { type ConnectedChannels, connectedChannels } from 'vmbus-kmcl';
+ * const pair: ConnectedChannels = await connectedChannels({ ringPages: 4 });
+ * console.log(pair.host.relid === pair.guest.relid); // true: both ends of one channel
+ * pair.dispose();
+ * ```
+ */
 export interface ConnectedChannels {
   /** The host end's data path. */
   host: ChannelPipe;

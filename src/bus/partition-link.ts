@@ -65,7 +65,16 @@ const GUEST_FLAGS = 16;
 const HOST_FLAGS = 80;
 const FLAG_WORDS = 64;
 
-/** Which end of a link. */
+/**
+ * Which end of a link.
+ *
+ * @example
+ * ```ts
+ * import { LinkEndpoint, type LinkSide, createLinkMemory } from 'vmbus-kmcl';
+ * const side: LinkSide = 'guest';
+ * console.log(new LinkEndpoint(createLinkMemory(), side).side); // guest
+ * ```
+ */
 export type LinkSide = 'host' | 'guest';
 
 /**
@@ -91,7 +100,21 @@ export function createLinkMemory(): SharedArrayBuffer {
   return sab;
 }
 
-/** What an endpoint found when it polled. */
+/**
+ * What an endpoint found when it polled.
+ *
+ * @example
+ * ```ts
+ * import { type LinkHandlers, LinkEndpoint, createLinkMemory } from 'vmbus-kmcl';
+ * const memory = createLinkMemory();
+ * const handlers: LinkHandlers = {
+ *   message: (bytes) => console.log('message of', bytes.length),
+ *   channel: (relid) => console.log('event on', relid),
+ *   corrupt: (error) => console.log('damaged link:', error.code),
+ * };
+ * new LinkEndpoint(memory, 'guest').poll(handlers); // nothing yet
+ * ```
+ */
 export interface LinkHandlers {
   /** One message from the peer (the bytes are a private copy). */
   message(bytes: Uint8Array): void;

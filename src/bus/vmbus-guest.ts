@@ -40,7 +40,18 @@ import { BusLog, type LogSink } from './bus-log.js';
 import { ChannelPipe, type PipeCloseReason } from './channel-pipe.js';
 import type { PartitionNotifier } from './vmbus-host.js';
 
-/** Guest settings. */
+/**
+ * Guest settings.
+ *
+ * @example
+ * ```ts
+ * import { type GuestOptions, createLocalBus } from 'vmbus-kmcl';
+ * const guest: GuestOptions = { versions: [0x50003, 0x40001], log: () => {} };
+ * const bus = createLocalBus({ guest });
+ * console.log((await bus.guest.connect()) === 0x50003); // true
+ * bus.dispose();
+ * ```
+ */
 export interface GuestOptions {
   /** Versions to propose, newest first (default: every version of spec §3.4). */
   versions?: readonly number[];
@@ -50,7 +61,22 @@ export interface GuestOptions {
   log?: LogSink;
 }
 
-/** Ring sizes for {@link VmbusGuest.open}, in pages including each ring's control page. */
+/**
+ * Ring sizes for {@link VmbusGuest.open}, in pages including each ring's control page.
+ *
+ * @example
+ * ```ts
+ * import { type OpenOptions, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * bus.host.offer(bus.partition, { interfaceType: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', interfaceInstance: 'd34b0001-0000-4000-8000-000000000001' });
+ * await bus.guest.connect();
+ * const [offer] = await bus.guest.requestOffers();
+ * const options: OpenOptions = { upstreamPages: 8, downstreamPages: 4 };
+ * const channel = await bus.guest.open(offer!, options);
+ * console.log(channel.ringPfns.length === 8 + 4); // true: each count includes the ring's control page
+ * bus.dispose();
+ * ```
+ */
 export interface OpenOptions {
   /** Pages of the guest-to-host ring (default 16: a control page and 60 KiB of data). */
   upstreamPages?: number;
@@ -62,7 +88,18 @@ export interface OpenOptions {
   targetVp?: number;
 }
 
-/** An offer's life in the guest. */
+/**
+ * An offer's life in the guest.
+ *
+ * @example
+ * ```ts
+ * import { type GuestOfferState, connectedChannels } from 'vmbus-kmcl';
+ * const { guestChannel, dispose } = await connectedChannels({ ringPages: 4 });
+ * const state: GuestOfferState = guestChannel.offer.state;
+ * console.log(state); // open
+ * dispose();
+ * ```
+ */
 export type GuestOfferState = 'offered' | 'opening' | 'open' | 'closing' | 'rescinded';
 
 /**

@@ -47,7 +47,21 @@ import { BusLog, type LogSink } from './bus-log.js';
 import { ChannelPipe, type PipeCloseReason } from './channel-pipe.js';
 import { MAX_CHANNEL_ID } from './partition-link.js';
 
-/** How a partition's state machine reaches the guest. */
+/**
+ * How a partition's state machine reaches the guest.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, type PartitionNotifier, VmbusHost } from 'vmbus-kmcl';
+ * const sent: Uint8Array[] = [];
+ * const notifier: PartitionNotifier = {
+ *   postMessage: (bytes) => sent.push(bytes.slice()), // to the guest's message queue
+ *   signalChannel: () => {}, // the guest's event flag for a channel
+ * };
+ * new VmbusHost().attach(new GuestMemory(64), notifier);
+ * console.log(sent.length); // 0
+ * ```
+ */
 export interface PartitionNotifier {
   /** Delivers one channel message to the guest. */
   postMessage(bytes: Uint8Array): void;
@@ -55,7 +69,16 @@ export interface PartitionNotifier {
   signalChannel(relid: number): void;
 }
 
-/** Host settings. */
+/**
+ * Host settings.
+ *
+ * @example
+ * ```ts
+ * import { type HostOptions, VmbusHost } from 'vmbus-kmcl';
+ * const options: HostOptions = { versions: [0x50003], log: () => {} }; // a host that speaks only 5.3
+ * console.log(new VmbusHost(options).versions.length === 1); // true
+ * ```
+ */
 export interface HostOptions {
   /** Protocol versions the host accepts (default: every version of spec §3.4). */
   versions?: readonly number[];
@@ -65,7 +88,29 @@ export interface HostOptions {
   log?: LogSink;
 }
 
-/** What a guest asked for when it opened a channel. */
+/**
+ * What a guest asked for when it opened a channel.
+ *
+ * @example
+ * ```ts
+ * import { type OpenRequest, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * let seen: OpenRequest | null = null;
+ * bus.host.offer(bus.partition, {
+ *   interfaceType: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f',
+ *   interfaceInstance: 'd34b0001-0000-4000-8000-000000000001',
+ *   onOpen: (request) => {
+ *     seen = request;
+ *     return 0;
+ *   },
+ * });
+ * await bus.guest.connect();
+ * const [offer] = await bus.guest.requestOffers();
+ * await bus.guest.open(offer!, { upstreamPages: 4, downstreamPages: 4 });
+ * console.log(seen !== null); // true
+ * bus.dispose();
+ * ```
+ */
 export interface OpenRequest {
   /** Channel id. */
   relid: number;
@@ -79,7 +124,23 @@ export interface OpenRequest {
   downstreamPages: number;
 }
 
-/** A device's description of a channel it offers. */
+/**
+ * A device's description of a channel it offers.
+ *
+ * @example
+ * ```ts
+ * import { type OfferOptions, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const options: OfferOptions = {
+ *   interfaceType: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f',
+ *   interfaceInstance: 'd34b0001-0000-4000-8000-000000000001',
+ *   mmioMegabytes: 4,
+ *   onOpen: (request) => (request.upstreamPages >= 2 ? 0 : 0xc000000d), // accept, or refuse with a status
+ * };
+ * console.log(bus.host.offer(bus.partition, options).relid > 0); // true
+ * bus.dispose();
+ * ```
+ */
 export interface OfferOptions {
   /** Device class GUID. */
   interfaceType: string;
@@ -105,10 +166,43 @@ export interface OfferOptions {
   onReleased?: () => void;
 }
 
-/** An offer's life on the host. */
+/**
+ * An offer's life on the host.
+ *
+ * @example
+ * ```ts
+ * import { type HostOfferState, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const offer = bus.host.offer(bus.partition, { interfaceType: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', interfaceInstance: 'd34b0001-0000-4000-8000-000000000001' });
+ * const state: HostOfferState = offer.state;
+ * console.log(state); // offered
+ * bus.dispose();
+ * ```
+ */
 export type HostOfferState = 'offered' | 'opening' | 'open' | 'rescinded' | 'released';
 
-/** One open channel, host side. */
+/**
+ * One open channel, host side.
+ *
+ * @example
+ * ```ts
+ * import { type HostChannel, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * let opened: HostChannel | null = null;
+ * bus.host.offer(bus.partition, {
+ *   interfaceType: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f',
+ *   interfaceInstance: 'd34b0001-0000-4000-8000-000000000001',
+ *   onOpened: (channel) => {
+ *     opened = channel;
+ *   },
+ * });
+ * await bus.guest.connect();
+ * const [offer] = await bus.guest.requestOffers();
+ * await bus.guest.open(offer!);
+ * console.log(opened !== null); // true
+ * bus.dispose();
+ * ```
+ */
 export interface HostChannel {
   /** The offer. */
   readonly offer: HostOffer;
@@ -187,7 +281,18 @@ interface HostGpadl {
   teardownPending: boolean;
 }
 
-/** A GPADL as a device sees it when it maps one. */
+/**
+ * A GPADL as a device sees it when it maps one.
+ *
+ * @example
+ * ```ts
+ * import { type MappedGpadl, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const result: MappedGpadl | string = bus.partition.mapGpadl(1, 0xe1e10);
+ * console.log(typeof result === 'string'); // true: the reason it failed (no such GPADL); a success has handle, relid, ranges
+ * bus.dispose();
+ * ```
+ */
 export interface MappedGpadl {
   /** The handle. */
   handle: number;
@@ -197,7 +302,19 @@ export interface MappedGpadl {
   ranges: readonly { byteCount: number; byteOffset: number; pfns: readonly number[] }[];
 }
 
-/** Counters of one partition. */
+/**
+ * Counters of one partition.
+ *
+ * @example
+ * ```ts
+ * import { type PartitionStats, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * await bus.guest.connect();
+ * const stats: PartitionStats = bus.partition.stats;
+ * console.log(stats.messagesReceived >= 1); // true: the guest's InitiateContact
+ * bus.dispose();
+ * ```
+ */
 export interface PartitionStats {
   messagesReceived: number;
   messagesSent: number;

@@ -56,7 +56,19 @@ import { KmclError } from './kmcl-error.js';
 import { KmclIncoming } from './kmcl-incoming.js';
 import { type ExternalData, KmclPacket, PACKET_HEADER_SIZE, PACKET_STATE } from './kmcl-packet.js';
 
-/** Where a channel lives: the "parent device object" of VmbChannelAllocate. */
+/**
+ * Where a channel lives: the "parent device object" of VmbChannelAllocate.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, KmclChannel, type KmclParent } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const guestSide: KmclParent = { guest: bus.guest };
+ * const hostSide: KmclParent = { host: bus.host, partition: bus.partition };
+ * console.log(new KmclChannel(guestSide, false).isServer, new KmclChannel(hostSide, true).isServer); // false true
+ * bus.dispose();
+ * ```
+ */
 export interface KmclParent {
   /** For client channels: the guest partition's bus. */
   guest?: VmbusGuest;
@@ -66,12 +78,34 @@ export interface KmclParent {
   partition?: HostPartition;
 }
 
-/** A kernel handle to one guest VM's VMBus (VmbConvertVmbusHandleToKernelHandle). */
+/**
+ * A kernel handle to one guest VM's VMBus (VmbConvertVmbusHandleToKernelHandle).
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, type KmclVmbusHandle, KmclChannel } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const handle: KmclVmbusHandle = { partition: bus.partition };
+ * const channel = new KmclChannel({ host: bus.host }, true);
+ * channel.initSetVmbusHandle(handle); // bind the server channel to this guest
+ * bus.dispose();
+ * ```
+ */
 export interface KmclVmbusHandle {
   readonly partition: HostPartition;
 }
 
-/** `EVT_VMB_CHANNEL_PROCESS_PACKET`. */
+/**
+ * `EVT_VMB_CHANNEL_PROCESS_PACKET`.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type ProcessPacketCallback } from 'vmbus-kmcl';
+ * const echo: ProcessPacketCallback = (channel, packet, buffer, length) => channel.completePacket(packet, buffer, length);
+ * const { dispose } = await createKmclPair({ configureServer: (c) => c.initSetProcessPacketCallbacks(echo) });
+ * await dispose();
+ * ```
+ */
 export type ProcessPacketCallback = (
   channel: KmclChannel,
   packet: KmclIncoming,
@@ -79,11 +113,55 @@ export type ProcessPacketCallback = (
   bufferLength: number,
   flags: number,
 ) => void;
-/** `EVT_VMB_CHANNEL_PROCESSING_COMPLETE`. */
+/**
+ * `EVT_VMB_CHANNEL_PROCESSING_COMPLETE`.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type ProcessingCompleteCallback } from 'vmbus-kmcl';
+ * const batches: number[] = [];
+ * const onBatch: ProcessingCompleteCallback = (_channel, count) => batches.push(count);
+ * const { client, dispose } = await createKmclPair({
+ *   configureServer: (c) => c.initSetProcessPacketCallbacks((ch, p) => ch.completePacket(p, null, 0), onBatch),
+ * });
+ * await client.sendSynchronousRequest(new Uint8Array(8), 8, null, 1, null, null, null);
+ * console.log(batches.length > 0); // true
+ * await dispose();
+ * ```
+ */
 export type ProcessingCompleteCallback = (channel: KmclChannel, packetsProcessed: number) => void;
-/** `EVT_VMB_CHANNEL_PNP_FAILURE`. */
+/**
+ * `EVT_VMB_CHANNEL_PNP_FAILURE`.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, KmclChannel, type PnpFailureCallback } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const onFailure: PnpFailureCallback = (_channel, status) => console.log('open failed with', status.toString(16));
+ * const channel = new KmclChannel({ guest: bus.guest }, false);
+ * channel.initSetTargetPnp('ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', null, onFailure);
+ * bus.dispose();
+ * ```
+ */
 export type PnpFailureCallback = (channel: KmclChannel, failureStatus: number) => void;
-/** `EVT_VMB_CHANNEL_SAVE_PACKET`: two-call protocol, see VmbChannelSaveContinue. */
+/**
+ * `EVT_VMB_CHANNEL_SAVE_PACKET`: two-call protocol, see VmbChannelSaveContinue.
+ *
+ * @example
+ * ```ts
+ * import { NTSTATUS, type SavePacketCallback } from 'vmbus-kmcl';
+ * // Two calls: first with size 0 to learn the size, then with a buffer that large.
+ * const save: SavePacketCallback = (_channel, packet, buffer, size, needed) => {
+ *   if (size < 4) {
+ *     needed.value = 4;
+ *     return NTSTATUS.STATUS_BUFFER_TOO_SMALL;
+ *   }
+ *   new DataView(buffer.buffer, buffer.byteOffset).setUint32(0, Number(packet.pointer), true);
+ *   return NTSTATUS.STATUS_SUCCESS;
+ * };
+ * console.log(typeof save); // function
+ * ```
+ */
 export type SavePacketCallback = (
   channel: KmclChannel,
   packet: KmclPacket,
@@ -91,7 +169,22 @@ export type SavePacketCallback = (
   saveBufferSize: number,
   bytesNeeded: { value: number },
 ) => number;
-/** `EVT_VMB_CHANNEL_RESTORE_PACKET`. */
+/**
+ * `EVT_VMB_CHANNEL_RESTORE_PACKET`.
+ *
+ * @example
+ * ```ts
+ * import { NTSTATUS, type RestorePacketCallback } from 'vmbus-kmcl';
+ * const restore: RestorePacketCallback = (channel, lib, libSize, saved) => {
+ *   const packet = channel.allocatePacket();
+ *   packet.pointer = new DataView(saved.buffer, saved.byteOffset).getUint32(0, true);
+ *   packet.completionRoutine = (p) => p.channel.freePacket(p);
+ *   channel.restorePacketObject(packet, lib, libSize);
+ *   return NTSTATUS.STATUS_SUCCESS;
+ * };
+ * console.log(typeof restore); // function
+ * ```
+ */
 export type RestorePacketCallback = (
   channel: KmclChannel,
   libBuffer: Uint8Array,
@@ -100,7 +193,18 @@ export type RestorePacketCallback = (
   saveBufferSize: number,
 ) => number;
 
-/** `VMB_CHANNEL_STATE_CHANGE_CALLBACKS`. */
+/**
+ * `VMB_CHANNEL_STATE_CHANGE_CALLBACKS`.
+ *
+ * @example
+ * ```ts
+ * import { type StateChangeCallbacks, VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT } from 'vmbus-kmcl';
+ * const callbacks: StateChangeCallbacks = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT();
+ * callbacks.EvtChannelOpened = () => 0; // STATUS_SUCCESS: accept the open
+ * callbacks.EvtChannelPostStarted = (channel) => console.log(channel.state);
+ * console.log(callbacks.Size); // 48
+ * ```
+ */
 export interface StateChangeCallbacks {
   Version: number;
   Size: number;
@@ -121,7 +225,8 @@ export interface StateChangeCallbacks {
  * @example
  * ```ts
  * import { VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT } from 'vmbus-kmcl';
- * const callbacks = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT({ EvtChannelOpened: () => 0 });
+ * const callbacks = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT(); // Version and Size set, every callback cleared
+ * callbacks.EvtChannelOpened = () => 0;
  * console.log(callbacks.Version, callbacks.Size); // 1 48
  * ```
  */
@@ -139,10 +244,33 @@ export function VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT(
   return c;
 }
 
-/** Lifecycle states (API.md §2). */
+/**
+ * Lifecycle states (API.md §2).
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type KmclState } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const state: KmclState = client.state;
+ * console.log(state); // opened
+ * await dispose();
+ * ```
+ */
 export type KmclState = 'disabled' | 'enabled' | 'opened' | 'closed';
 
-/** Channel counters. */
+/**
+ * Channel counters.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type KmclStats } from 'vmbus-kmcl';
+ * const { client, server, dispose } = await createKmclPair();
+ * await client.sendSynchronousRequest(new Uint8Array(8), 8, null, 1, null, null, null);
+ * const stats: KmclStats = server.stats;
+ * console.log(stats.packetsReceived === 1 && stats.completionsSent === 1); // true
+ * await dispose();
+ * ```
+ */
 export interface KmclStats {
   packetsSent: number;
   completionsReceived: number;

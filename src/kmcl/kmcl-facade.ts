@@ -42,45 +42,271 @@ import { KmclError } from './kmcl-error.js';
 import type { KmclIncoming } from './kmcl-incoming.js';
 import { type ExternalData, KmclPacket } from './kmcl-packet.js';
 
-/** `VMBCHANNEL`. */
+/**
+ * `VMBCHANNEL`.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, type VMBCHANNEL, VmbChannelAllocate } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const channel: { value?: VMBCHANNEL } = {};
+ * VmbChannelAllocate({ guest: bus.guest }, false, channel);
+ * console.log(channel.value?.state); // disabled
+ * bus.dispose();
+ * ```
+ */
 export type VMBCHANNEL = KmclChannel;
-/** `VMBPACKETCOMPLETION`. */
+/**
+ * `VMBPACKETCOMPLETION`.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type VMBPACKETCOMPLETION, VmbChannelInitSetProcessPacketCallbacks, VmbChannelPacketComplete } from 'vmbus-kmcl';
+ * const held: VMBPACKETCOMPLETION[] = [];
+ * const { dispose } = await createKmclPair({
+ *   configureServer: (c) => VmbChannelInitSetProcessPacketCallbacks(c, (_ch, packet) => held.push(packet)),
+ * });
+ * for (const packet of held) VmbChannelPacketComplete(packet, null, 0); // complete later, exactly once
+ * await dispose();
+ * ```
+ */
 export type VMBPACKETCOMPLETION = KmclIncoming;
-/** `VMBPACKET`: a packet from VmbPacketAllocate, or the caller memory given to VmbPacketInitialize. */
+/**
+ * `VMBPACKET`: a packet from VmbPacketAllocate, or the caller memory given to VmbPacketInitialize.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type VMBPACKET, VmbChannelSizeofPacket, VmbPacketAllocate, VmbPacketInitialize } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const owned: VMBPACKET = VmbPacketAllocate(client)!; // library memory
+ * const mine: VMBPACKET = new Uint8Array(VmbChannelSizeofPacket(client)); // caller memory
+ * VmbPacketInitialize(client, mine, mine.byteLength);
+ * console.log(owned !== mine); // true: both are packets now
+ * await dispose();
+ * ```
+ */
 export type VMBPACKET = KmclPacket | ArrayBuffer | SharedArrayBuffer | Uint8Array;
-/** An MDL, or an MDL chain (the pieces in order). */
+/**
+ * An MDL, or an MDL chain (the pieces in order).
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type MDL, MemoryDescriptor } from 'vmbus-kmcl';
+ * const { bus, dispose } = await createKmclPair();
+ * const one = new MemoryDescriptor(bus.memory, bus.guest.pages.allocate(1), 0, 4096);
+ * const chain: MDL = [one, new MemoryDescriptor(bus.memory, bus.guest.pages.allocate(1), 0, 100)];
+ * const single: MDL = one;
+ * console.log(Array.isArray(chain), Array.isArray(single)); // true false
+ * await dispose();
+ * ```
+ */
 export type MDL = MemoryDescriptor | readonly MemoryDescriptor[];
-/** An out parameter: the routine sets `value`. */
+/**
+ * An out parameter: the routine sets `value`.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type Out, VmbChannelGetMmioSpace } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const address: Out<bigint> = {};
+ * const size: Out<bigint> = {};
+ * VmbChannelGetMmioSpace(client, address, size); // the routine fills `value`
+ * console.log(size.value); // 0n
+ * await dispose();
+ * ```
+ */
 export interface Out<T> {
   value?: T;
 }
 
-/** `EVT_VMB_PACKET_COMPLETION_ROUTINE`. */
+/**
+ * `EVT_VMB_PACKET_COMPLETION_ROUTINE`.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type EVT_VMB_PACKET_COMPLETION_ROUTINE, VmbPacketAllocate, VmbPacketSend, VmbPacketSetCompletionRoutine } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * let finished!: () => void;
+ * const done = new Promise<void>((resolve) => {
+ *   finished = resolve;
+ * });
+ * const onComplete: EVT_VMB_PACKET_COMPLETION_ROUTINE = (_packet, status) => {
+ *   console.log('completed', status); // completed 0
+ *   finished();
+ * };
+ * const packet = VmbPacketAllocate(client)!;
+ * VmbPacketSetCompletionRoutine(packet, onComplete);
+ * VmbPacketSend(packet, new Uint8Array(8), 8, null, 1);
+ * await done;
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_PACKET_COMPLETION_ROUTINE = (
   packet: VMBPACKET,
   status: number,
   buffer: Uint8Array,
   bufferLength: number,
 ) => void;
-/** `EVT_VMB_CHANNEL_OPENED`. */
+/**
+ * `EVT_VMB_CHANNEL_OPENED`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_OPENED, VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT, createKmclPair } from 'vmbus-kmcl';
+ * const callback: EVT_VMB_CHANNEL_OPENED = () => 0; // return a failure status to refuse the open
+ * const { dispose } = await createKmclPair({
+ *   configureClient: (_c, callbacks) => {
+ *     callbacks.EvtChannelOpened = callback;
+ *   },
+ * });
+ * const fresh = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT();
+ * fresh.EvtChannelOpened = callback; // INIT clears every callback, so set them after it
+ * console.log(fresh.EvtChannelOpened === callback); // true
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_OPENED = (channel: VMBCHANNEL) => number;
-/** `EVT_VMB_CHANNEL_CLOSED`. */
+/**
+ * `EVT_VMB_CHANNEL_CLOSED`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_CLOSED, VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT, createKmclPair } from 'vmbus-kmcl';
+ * const callback: EVT_VMB_CHANNEL_CLOSED = (channel) => console.log(channel.state); // the peer closed, or the channel was disabled
+ * const { dispose } = await createKmclPair({
+ *   configureClient: (_c, callbacks) => {
+ *     callbacks.EvtChannelClosed = callback;
+ *   },
+ * });
+ * const fresh = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT();
+ * fresh.EvtChannelClosed = callback; // INIT clears every callback, so set them after it
+ * console.log(fresh.EvtChannelClosed === callback); // true
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_CLOSED = (channel: VMBCHANNEL) => void;
-/** `EVT_VMB_CHANNEL_SUSPEND`. */
+/**
+ * `EVT_VMB_CHANNEL_SUSPEND`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_SUSPEND, VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT, createKmclPair } from 'vmbus-kmcl';
+ * const callback: EVT_VMB_CHANNEL_SUSPEND = (channel) => console.log(channel.state); // incoming packets stop
+ * const { dispose } = await createKmclPair({
+ *   configureClient: (_c, callbacks) => {
+ *     callbacks.EvtChannelSuspend = callback;
+ *   },
+ * });
+ * const fresh = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT();
+ * fresh.EvtChannelSuspend = callback; // INIT clears every callback, so set them after it
+ * console.log(fresh.EvtChannelSuspend === callback); // true
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_SUSPEND = (channel: VMBCHANNEL) => void;
-/** `EVT_VMB_CHANNEL_STARTED`. */
+/**
+ * `EVT_VMB_CHANNEL_STARTED`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_STARTED, VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT, createKmclPair } from 'vmbus-kmcl';
+ * const callback: EVT_VMB_CHANNEL_STARTED = (channel) => console.log(channel.state); // incoming packets may arrive
+ * const { dispose } = await createKmclPair({
+ *   configureClient: (_c, callbacks) => {
+ *     callbacks.EvtChannelStarted = callback;
+ *   },
+ * });
+ * const fresh = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT();
+ * fresh.EvtChannelStarted = callback; // INIT clears every callback, so set them after it
+ * console.log(fresh.EvtChannelStarted === callback); // true
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_STARTED = (channel: VMBCHANNEL) => void;
-/** `EVT_VMB_CHANNEL_POST_STARTED`. */
+/**
+ * `EVT_VMB_CHANNEL_POST_STARTED`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_POST_STARTED, VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT, createKmclPair } from 'vmbus-kmcl';
+ * const callback: EVT_VMB_CHANNEL_POST_STARTED = (channel) => console.log(channel.state); // sending is allowed
+ * const { dispose } = await createKmclPair({
+ *   configureClient: (_c, callbacks) => {
+ *     callbacks.EvtChannelPostStarted = callback;
+ *   },
+ * });
+ * const fresh = VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT();
+ * fresh.EvtChannelPostStarted = callback; // INIT clears every callback, so set them after it
+ * console.log(fresh.EvtChannelPostStarted === callback); // true
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_POST_STARTED = (channel: VMBCHANNEL) => void;
-/** `EVT_VMB_CHANNEL_PROCESS_PACKET`. */
+/**
+ * `EVT_VMB_CHANNEL_PROCESS_PACKET`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_PROCESS_PACKET, VmbChannelPacketComplete, VmbChannelInitSetProcessPacketCallbacks, createKmclPair } from 'vmbus-kmcl';
+ * const onPacket: EVT_VMB_CHANNEL_PROCESS_PACKET = (_channel, packet, buffer, length) => VmbChannelPacketComplete(packet, buffer, length);
+ * const { dispose } = await createKmclPair({ configureServer: (c) => VmbChannelInitSetProcessPacketCallbacks(c, onPacket) });
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_PROCESS_PACKET = ProcessPacketCallback;
-/** `EVT_VMB_CHANNEL_PROCESSING_COMPLETE`. */
+/**
+ * `EVT_VMB_CHANNEL_PROCESSING_COMPLETE`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_PROCESSING_COMPLETE, VmbChannelPacketComplete, VmbChannelInitSetProcessPacketCallbacks, createKmclPair } from 'vmbus-kmcl';
+ * const onBatch: EVT_VMB_CHANNEL_PROCESSING_COMPLETE = (_channel, count) => console.log('batch of', count);
+ * const { dispose } = await createKmclPair({
+ *   configureServer: (c) => VmbChannelInitSetProcessPacketCallbacks(c, (_ch, p) => VmbChannelPacketComplete(p, null, 0), onBatch),
+ * });
+ * await dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_PROCESSING_COMPLETE = ProcessingCompleteCallback;
-/** `EVT_VMB_CHANNEL_PNP_FAILURE`. */
+/**
+ * `EVT_VMB_CHANNEL_PNP_FAILURE`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_PNP_FAILURE, type VMBCHANNEL, VmbChannelAllocate, VmbClientChannelInitSetTargetPnp, createLocalBus } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const out: { value?: VMBCHANNEL } = {};
+ * VmbChannelAllocate({ guest: bus.guest }, false, out);
+ * const onFailure: EVT_VMB_CHANNEL_PNP_FAILURE = (_channel, status) => console.log('open failed', status);
+ * VmbClientChannelInitSetTargetPnp(out.value!, 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', null, onFailure);
+ * bus.dispose();
+ * ```
+ */
 export type EVT_VMB_CHANNEL_PNP_FAILURE = PnpFailureCallback;
-/** `EVT_VMB_CHANNEL_SAVE_PACKET`. */
+/**
+ * `EVT_VMB_CHANNEL_SAVE_PACKET`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_SAVE_PACKET, NTSTATUS } from 'vmbus-kmcl';
+ * const save: EVT_VMB_CHANNEL_SAVE_PACKET = (_channel, _packet, _buffer, _size, needed) => {
+ *   needed.value = 0; // nothing of the driver's own to keep
+ *   return NTSTATUS.STATUS_SUCCESS;
+ * };
+ * console.log(typeof save); // function
+ * ```
+ */
 export type EVT_VMB_CHANNEL_SAVE_PACKET = SavePacketCallback;
-/** `EVT_VMB_CHANNEL_RESTORE_PACKET`. */
+/**
+ * `EVT_VMB_CHANNEL_RESTORE_PACKET`.
+ *
+ * @example
+ * ```ts
+ * import { type EVT_VMB_CHANNEL_RESTORE_PACKET, VmbPacketAllocate, VmbPacketRestore } from 'vmbus-kmcl';
+ * const restore: EVT_VMB_CHANNEL_RESTORE_PACKET = (channel, lib, libSize) => VmbPacketRestore(VmbPacketAllocate(channel)!, lib, libSize);
+ * console.log(typeof restore); // function
+ * ```
+ */
 export type EVT_VMB_CHANNEL_RESTORE_PACKET = RestorePacketCallback;
 
 const initialized = new WeakMap<object, KmclPacket>();

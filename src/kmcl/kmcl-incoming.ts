@@ -13,7 +13,25 @@
 
 import type { KmclChannel } from './kmcl-channel.js';
 
-/** Token states. */
+/**
+ * Token states.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type IncomingState } from 'vmbus-kmcl';
+ * const states: IncomingState[] = [];
+ * const { client, dispose } = await createKmclPair({
+ *   configureServer: (c) =>
+ *     c.initSetProcessPacketCallbacks((ch, packet) => {
+ *       states.push(packet.state); // delivering
+ *       ch.completePacket(packet, null, 0);
+ *     }),
+ * });
+ * await client.sendSynchronousRequest(new Uint8Array(8), 8, null, 1, null, null, null);
+ * console.log(states); // [ 'delivering' ]
+ * await dispose();
+ * ```
+ */
 export type IncomingState = 'free' | 'delivering' | 'outstanding' | 'deferred' | 'completed';
 
 /**

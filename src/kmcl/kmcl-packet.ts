@@ -56,6 +56,20 @@ export const PACKET_STATE = { IDLE: 0, QUEUED: 1, AWAITING_COMPLETION: 2 } as co
  * `EVT_VMB_PACKET_COMPLETION_ROUTINE`: the packet's transaction is done.
  * With WAIT_FOR_COMPLETION the buffer holds the peer's completion bytes
  * (valid during the call); without, the packet was written to the ring.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type PacketCompletionRoutine } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const routine: PacketCompletionRoutine = (packet, status) => {
+ *   console.log('status', status); // status 0
+ *   packet.channel.freePacket(packet);
+ * };
+ * const packet = client.allocatePacket();
+ * packet.completionRoutine = routine;
+ * client.send(packet, new Uint8Array(8), 8, null, 0); // without WAIT: completes once in the ring
+ * await dispose();
+ * ```
  */
 export type PacketCompletionRoutine = (
   packet: KmclPacket,
@@ -64,7 +78,24 @@ export type PacketCompletionRoutine = (
   bufferLength: number,
 ) => void;
 
-/** External data of a send: an MDL chain, or PFNs. */
+/**
+ * External data of a send: an MDL chain, or PFNs.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type ExternalData, MemoryDescriptor } from 'vmbus-kmcl';
+ * const { bus, client, dispose } = await createKmclPair();
+ * const mdl = new MemoryDescriptor(bus.memory, bus.guest.pages.allocate(1), 0, 4096);
+ * const external: ExternalData = { kind: 'mdl', chain: [mdl], offset: 0, length: 4096, forceLength: false };
+ * const packet = client.allocatePacket();
+ * const done = new Promise<number>((resolve) => {
+ *   packet.completionRoutine = (_p, status) => resolve(status);
+ * });
+ * client.send(packet, new Uint8Array(8), 8, external, 1);
+ * console.log(await done); // 0
+ * await dispose();
+ * ```
+ */
 export type ExternalData =
   | {
       kind: 'mdl';

@@ -13,7 +13,23 @@ import {
   VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT,
 } from './kmcl-channel.js';
 
-/** Options of {@link createKmclPair}. */
+/**
+ * Options of {@link createKmclPair}.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type KmclPairOptions } from 'vmbus-kmcl';
+ * const options: KmclPairOptions = {
+ *   configureServer: (channel) => channel.initSetMaximumPacketSize(256),
+ *   configureClient: (_channel, callbacks) => {
+ *     callbacks.EvtChannelOpened = () => 0;
+ *   },
+ * };
+ * const { server, dispose } = await createKmclPair(options);
+ * console.log(server.maximumPacketSize); // 256
+ * await dispose();
+ * ```
+ */
 export interface KmclPairOptions {
   /** Called on the server channel before Enable (Init* calls). */
   configureServer?: (channel: KmclChannel, callbacks: StateChangeCallbacks) => void;
@@ -25,7 +41,17 @@ export interface KmclPairOptions {
   waitForStart?: boolean;
 }
 
-/** Both channels and the bus. */
+/**
+ * Both channels and the bus.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type KmclPair } from 'vmbus-kmcl';
+ * const pair: KmclPair = await createKmclPair();
+ * console.log(pair.server.isServer, pair.client.isServer); // true false
+ * await pair.dispose();
+ * ```
+ */
 export interface KmclPair {
   bus: LocalBus;
   server: KmclChannel;

@@ -20,7 +20,19 @@ import type { HostPartition, VmbusHost } from '../bus/vmbus-host.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { PageAllocator } from '../memory/page-allocator.js';
 
-/** What the host side gets back from {@link startGuestWorker}. */
+/**
+ * What the host side gets back from {@link startGuestWorker}.
+ *
+ * @example
+ * ```ts
+ * import { VmbusHost } from 'vmbus-kmcl';
+ * import { type GuestWorker, startGuestWorker } from 'vmbus-kmcl/node';
+ * const host = new VmbusHost({ log: () => {} });
+ * // A worker module that exits at once: `data:` URLs are modules too.
+ * const worker: GuestWorker = startGuestWorker(host, new URL('data:text/javascript,'));
+ * console.log(await worker.exited); // 0
+ * ```
+ */
 export interface GuestWorker {
   /** The host's state for the partition. */
   partition: HostPartition;
@@ -34,7 +46,18 @@ export interface GuestWorker {
   terminate(): Promise<number>;
 }
 
-/** Options of {@link startGuestWorker}. */
+/**
+ * Options of {@link startGuestWorker}.
+ *
+ * @example
+ * ```ts
+ * import { VmbusHost } from 'vmbus-kmcl';
+ * import { type GuestWorkerOptions, startGuestWorker } from 'vmbus-kmcl/node';
+ * const options: GuestWorkerOptions = { memoryPages: 1024, data: { queues: 2 } }; // 4 MiB, and data for the worker
+ * const worker = startGuestWorker(new VmbusHost({ log: () => {} }), new URL('data:text/javascript,'), options);
+ * console.log(worker.memory.pageCount, await worker.exited); // 1024 0
+ * ```
+ */
 export interface GuestWorkerOptions {
   /** Guest memory in pages (default 4096: 16 MiB). */
   memoryPages?: number;
@@ -103,7 +126,22 @@ export function startGuestWorker(
   };
 }
 
-/** The guest side inside the worker. */
+/**
+ * The guest side inside the worker.
+ *
+ * @example
+ * ```ts
+ * import { type WorkerGuest, guestFromWorkerData } from 'vmbus-kmcl/node';
+ * // In a worker module started by startGuestWorker:
+ * let inside: WorkerGuest | null = null;
+ * try {
+ *   inside = guestFromWorkerData();
+ * } catch {
+ *   // not in such a worker
+ * }
+ * console.log(inside === null); // true here
+ * ```
+ */
 export interface WorkerGuest {
   /** The guest's control plane, its pump running. */
   guest: VmbusGuest;

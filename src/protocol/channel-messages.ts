@@ -37,7 +37,16 @@ export const MAX_MESSAGE_SIZE = 240;
  */
 export const MESSAGE_HEADER_SIZE = 8;
 
-/** Wire kinds of fields. `tail` is every byte from its offset to the end. */
+/**
+ * Wire kinds of fields. `tail` is every byte from its offset to the end.
+ *
+ * @example
+ * ```ts
+ * import { CHANNEL_MESSAGES, type FieldKind } from 'vmbus-kmcl/protocol';
+ * const kind: FieldKind = CHANNEL_MESSAGES.OfferChannel.fields.interfaceType[1];
+ * console.log(kind); // guid
+ * ```
+ */
 export type FieldKind =
   | 'u8'
   | 'u16'
@@ -49,7 +58,16 @@ export type FieldKind =
   | 'bytes120'
   | 'tail';
 
-/** The side that sends a message. */
+/**
+ * The side that sends a message.
+ *
+ * @example
+ * ```ts
+ * import { type MessageSender, encodeChannelMessage, parseChannelMessage } from 'vmbus-kmcl/protocol';
+ * const receiver: MessageSender = 'host'; // RequestOffers travels guest to host
+ * console.log(parseChannelMessage(encodeChannelMessage('RequestOffers'), receiver, { version: 0x50003, features: 0 }).type); // RequestOffers
+ * ```
+ */
 export type MessageSender = 'host' | 'guest';
 
 interface MessageSpec {
@@ -349,7 +367,16 @@ export const CHANNEL_MESSAGES = {
   },
 } as const satisfies Record<string, MessageSpec>;
 
-/** Name of a channel message type, such as `OpenChannel`. */
+/**
+ * Name of a channel message type, such as `OpenChannel`.
+ *
+ * @example
+ * ```ts
+ * import { CHANNEL_MESSAGES, type ChannelMessageName } from 'vmbus-kmcl/protocol';
+ * const name: ChannelMessageName = 'GpadlHeader';
+ * console.log(CHANNEL_MESSAGES[name].id); // 8
+ * ```
+ */
 export type ChannelMessageName = keyof typeof CHANNEL_MESSAGES;
 
 type FieldsOf<N extends ChannelMessageName> = (typeof CHANNEL_MESSAGES)[N]['fields'];
@@ -361,7 +388,16 @@ type ValueOf<K extends FieldKind> = K extends 'u64'
       ? Uint8Array
       : number;
 
-/** The fields of one message type, decoded. */
+/**
+ * The fields of one message type, decoded.
+ *
+ * @example
+ * ```ts
+ * import { type ChannelMessageFields, encodeChannelMessage } from 'vmbus-kmcl/protocol';
+ * const fields: Partial<ChannelMessageFields<'CloseChannel'>> = { childRelid: 9 };
+ * console.log(encodeChannelMessage('CloseChannel', fields)[8]); // 9
+ * ```
+ */
 export type ChannelMessageFields<N extends ChannelMessageName> = {
   -readonly [F in keyof FieldsOf<N>]: FieldsOf<N>[F] extends readonly [
     number,
@@ -375,6 +411,13 @@ export type ChannelMessageFields<N extends ChannelMessageName> = {
  * A parsed channel message: a discriminated union on `type`. Fields beyond
  * the received length (the newer parts of a shorter variant) read as zero;
  * `byteLength` says how long the message was.
+ *
+ * @example
+ * ```ts
+ * import { type ChannelMessage, encodeChannelMessage, parseChannelMessage } from 'vmbus-kmcl/protocol';
+ * const m: ChannelMessage = parseChannelMessage(encodeChannelMessage('RescindChannelOffer', { childRelid: 3 }), 'guest', { version: 0x50003, features: 0 });
+ * if (m.type === 'RescindChannelOffer') console.log(m.childRelid); // 3: narrowed by `type`
+ * ```
  */
 export type ChannelMessage = {
   [N in ChannelMessageName]: { type: N; byteLength: number } & ChannelMessageFields<N>;
@@ -396,7 +439,21 @@ export const MESSAGE_NAMES: readonly (ChannelMessageName | undefined)[] = (() =>
   return names;
 })();
 
-/** Stable codes of the message checks. */
+/**
+ * Stable codes of the message checks.
+ *
+ * @example
+ * ```ts
+ * import { ChannelMessageError, type ChannelMessageErrorCode, parseChannelMessage } from 'vmbus-kmcl/protocol';
+ * let code: ChannelMessageErrorCode | null = null;
+ * try {
+ *   parseChannelMessage(Uint8Array.of(99, 0, 0, 0, 0, 0, 0, 0), 'guest', { version: 0x50003, features: 0 });
+ * } catch (e) {
+ *   if (e instanceof ChannelMessageError) code = e.code;
+ * }
+ * console.log(code); // VMBUS_MESSAGE_UNKNOWN_TYPE
+ * ```
+ */
 export type ChannelMessageErrorCode =
   | 'VMBUS_MESSAGE_TOO_SHORT'
   | 'VMBUS_MESSAGE_TOO_LONG'
@@ -434,7 +491,16 @@ export class ChannelMessageError extends VmbusError {
   }
 }
 
-/** What the receiver has negotiated, for the version and feature checks. */
+/**
+ * What the receiver has negotiated, for the version and feature checks.
+ *
+ * @example
+ * ```ts
+ * import { type MessageContext, encodeChannelMessage, parseChannelMessage } from 'vmbus-kmcl/protocol';
+ * const context: MessageContext = { version: 0x50003, features: 0 }; // what was negotiated
+ * console.log(parseChannelMessage(encodeChannelMessage('AllOffersDelivered'), 'guest', context).type); // AllOffersDelivered
+ * ```
+ */
 export interface MessageContext {
   /** Negotiated version; 0 before negotiation. */
   version: number;

@@ -11,7 +11,18 @@
  * @module
  */
 
-/** A GUID in canonical lower-case form. */
+/**
+ * A GUID in canonical lower-case form.
+ *
+ * @example
+ * ```ts
+ * import { type Guid, readGuid, writeGuid } from 'vmbus-kmcl/protocol';
+ * const bytes = new Uint8Array(16);
+ * writeGuid('ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', bytes, 0);
+ * const id: Guid = readGuid(bytes, 0); // a checked, canonical lower-case string
+ * console.log(id.length); // 36
+ * ```
+ */
 export type Guid = string & { readonly __brand: 'Guid' };
 
 const PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

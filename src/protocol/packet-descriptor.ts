@@ -185,7 +185,17 @@ export function minimumOffset8(type: number): number {
   return type === PACKET_TYPE_TRANSFER_PAGES || type === PACKET_TYPE_GPA_DIRECT ? 3 : 2;
 }
 
-/** A descriptor decoded into plain values (the transaction id as a u64 bigint). */
+/**
+ * A descriptor decoded into plain values (the transaction id as a u64 bigint).
+ *
+ * @example
+ * ```ts
+ * import { type PacketDescriptor, decodeDescriptor } from 'vmbus-kmcl/protocol';
+ * const bytes = Uint8Array.of(11, 0, 2, 0, 2, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0);
+ * const d: PacketDescriptor = decodeDescriptor(new DataView(bytes.buffer), 0);
+ * console.log(d.type, d.transactionId); // 11 5n
+ * ```
+ */
 export interface PacketDescriptor {
   /** Packet type, such as {@link PACKET_TYPE_IN_BAND}. */
   type: number;
@@ -254,7 +264,16 @@ export function decodeDescriptor(view: DataView, offset: number): PacketDescript
   };
 }
 
-/** Identifiers of the descriptor checks (spec §4.3 items 4-5). */
+/**
+ * Identifiers of the descriptor checks (spec §4.3 items 4-5).
+ *
+ * @example
+ * ```ts
+ * import { type DescriptorViolation, checkDescriptor } from 'vmbus-kmcl/protocol';
+ * const violation: DescriptorViolation | null = checkDescriptor(6, 0, 1, 3);
+ * console.log(violation); // VMBUS_PACKET_BAD_OFFSET8
+ * ```
+ */
 export type DescriptorViolation =
   | 'VMBUS_PACKET_BAD_TYPE'
   | 'VMBUS_PACKET_BAD_FLAGS'

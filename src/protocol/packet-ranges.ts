@@ -44,7 +44,16 @@ export const PAGE_SIZE = 4096;
  */
 export const GPA_RANGE_MAX_PFN_COUNT = 0xfffff;
 
-/** One GPA range: a byte span of guest memory described by its pages. */
+/**
+ * One GPA range: a byte span of guest memory described by its pages.
+ *
+ * @example
+ * ```ts
+ * import { type GpaRange, gpaDirectHeaderLength } from 'vmbus-kmcl/protocol';
+ * const range: GpaRange = { byteOffset: 100, byteCount: 5000, pfns: [0x20, 0x21] }; // crosses into a second page
+ * console.log(gpaDirectHeaderLength([range])); // 32
+ * ```
+ */
 export interface GpaRange {
   /** Bytes in the range; at least 1. */
   byteCount: number;
@@ -54,7 +63,16 @@ export interface GpaRange {
   pfns: readonly (number | bigint)[];
 }
 
-/** One transfer-page range: a byte span in a pre-registered transfer page set. */
+/**
+ * One transfer-page range: a byte span in a pre-registered transfer page set.
+ *
+ * @example
+ * ```ts
+ * import { type TransferPageRange, encodeTransferPageHeader } from 'vmbus-kmcl/protocol';
+ * const frames: TransferPageRange[] = [{ byteOffset: 0, byteCount: 60 }, { byteOffset: 4096, byteCount: 1514 }];
+ * console.log(encodeTransferPageHeader(0, frames, new Uint8Array(64), 0)); // 24
+ * ```
+ */
 export interface TransferPageRange {
   /** Bytes in the range. */
   byteCount: number;
@@ -212,7 +230,16 @@ export function encodeTransferPageHeader(
   return p - offset;
 }
 
-/** Identifiers of the extension-header checks (spec §4.3 item 6). */
+/**
+ * Identifiers of the extension-header checks (spec §4.3 item 6).
+ *
+ * @example
+ * ```ts
+ * import { PacketRanges, type RangeViolation } from 'vmbus-kmcl/protocol';
+ * const violation: RangeViolation | null = new PacketRanges().parseTransferPages(new Uint32Array(4), 16);
+ * console.log(violation); // VMBUS_PACKET_NO_RANGES
+ * ```
+ */
 export type RangeViolation =
   | 'VMBUS_PACKET_NO_RANGES'
   | 'VMBUS_PACKET_RANGES_TRUNCATED'

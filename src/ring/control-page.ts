@@ -60,7 +60,17 @@ const PENDING_SEND_SIZE = 3;
 const FEATURE_BITS = 16;
 const CONTROL_WORDS = 32;
 
-/** Initial values for {@link ControlPage.initialize}. */
+/**
+ * Initial values for {@link ControlPage.initialize}.
+ *
+ * @example
+ * ```ts
+ * import { ControlPage, type ControlPageInit } from 'vmbus-kmcl/ring';
+ * const init: ControlPageInit = { writeIndex: 64, readIndex: 64, interruptMask: 1 };
+ * const control = ControlPage.initialize(new SharedArrayBuffer(8192), 0, init);
+ * console.log(control.writeIndex, control.interruptMask); // 64 1
+ * ```
+ */
 export interface ControlPageInit {
   /** Write index, default 0. */
   writeIndex?: number;

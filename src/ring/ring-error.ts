@@ -11,6 +11,20 @@ import { VmbusError } from '../status/vmbus-error.js';
  * Stable codes of every ring check. Ring-level codes are `VMBUS_RING_*`;
  * checks of a packet's descriptor or extension header are `VMBUS_PACKET_*`
  * (they come from the protocol layer).
+ *
+ * @example
+ * ```ts
+ * import { ControlPage, IncomingRing, RingCorruptError, type RingErrorCode } from 'vmbus-kmcl/ring';
+ * const sab = new SharedArrayBuffer(8192);
+ * ControlPage.initialize(sab, 0, { writeIndex: 5000 }); // past the data area
+ * let code: RingErrorCode | null = null;
+ * try {
+ *   new IncomingRing(sab).read();
+ * } catch (e) {
+ *   if (e instanceof RingCorruptError) code = e.code;
+ * }
+ * console.log(code); // VMBUS_RING_BAD_WRITE_INDEX
+ * ```
  */
 export type RingErrorCode =
   | 'VMBUS_RING_BAD_READ_INDEX'

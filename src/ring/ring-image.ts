@@ -36,7 +36,20 @@ import { IncomingRing } from './incoming-ring.js';
 import { OutgoingRing } from './outgoing-ring.js';
 import { RingCorruptError } from './ring-error.js';
 
-/** One packet of a ring spec, validated. */
+/**
+ * One packet of a ring spec, validated.
+ *
+ * @example
+ * ```ts
+ * import { type RingSpecPacket, encodeRingImage } from 'vmbus-kmcl/ring';
+ * const gpaDirect: RingSpecPacket = {
+ *   type: 9, flags: 1, transactionId: 1n, payload: new Uint8Array(8),
+ *   ranges: [{ byteOffset: 0, byteCount: 4096, pfns: [0x100] }],
+ * };
+ * const { results } = encodeRingImage({ dataSize: 4096, readIndex: 0, writeIndex: 0, interruptMask: 0, pendingSendSize: 0, featureBits: 0, packets: [gpaDirect] });
+ * console.log(results[0]?.written); // true
+ * ```
+ */
 export interface RingSpecPacket {
   /** Packet type. */
   type: number;
@@ -52,7 +65,19 @@ export interface RingSpecPacket {
   transferPageSetId?: number;
 }
 
-/** A ring spec, validated: what to put in a fresh ring image. */
+/**
+ * A ring spec, validated: what to put in a fresh ring image.
+ *
+ * @example
+ * ```ts
+ * import { type RingSpec, encodeRingImage } from 'vmbus-kmcl/ring';
+ * const spec: RingSpec = {
+ *   dataSize: 4096, readIndex: 0, writeIndex: 0, interruptMask: 0, pendingSendSize: 0, featureBits: 0,
+ *   packets: [{ type: 6, flags: 1, transactionId: 9n, payload: Uint8Array.of(1, 2, 3) }],
+ * };
+ * console.log(encodeRingImage(spec).image.length); // 8192: control page and data
+ * ```
+ */
 export interface RingSpec {
   /** Bytes in the data area, a positive multiple of 4096. */
   dataSize: number;
@@ -70,7 +95,19 @@ export interface RingSpec {
   packets: RingSpecPacket[];
 }
 
-/** The outcome of writing one spec packet. */
+/**
+ * The outcome of writing one spec packet.
+ *
+ * @example
+ * ```ts
+ * import { type WriteOutcome, encodeRingImage } from 'vmbus-kmcl/ring';
+ * const outcome: WriteOutcome | undefined = encodeRingImage({
+ *   dataSize: 4096, readIndex: 0, writeIndex: 0, interruptMask: 0, pendingSendSize: 0, featureBits: 0,
+ *   packets: [{ type: 6, flags: 1, transactionId: 9n, payload: Uint8Array.of(1, 2, 3) }],
+ * }).results[0];
+ * console.log(outcome?.written, outcome?.signal); // true true: the reader was idle, so signal it
+ * ```
+ */
 export interface WriteOutcome {
   /** False when the packet did not fit (it was skipped). */
   written: boolean;
@@ -78,7 +115,20 @@ export interface WriteOutcome {
   signal: boolean;
 }
 
-/** A decoded packet, in the JSON shape of the test vectors. */
+/**
+ * A decoded packet, in the JSON shape of the test vectors.
+ *
+ * @example
+ * ```ts
+ * import { type DecodedPacket, decodeRingImage, encodeRingImage } from 'vmbus-kmcl/ring';
+ * const { image } = encodeRingImage({
+ *   dataSize: 4096, readIndex: 0, writeIndex: 0, interruptMask: 0, pendingSendSize: 0, featureBits: 0,
+ *   packets: [{ type: 6, flags: 1, transactionId: 9n, payload: Uint8Array.of(1, 2, 3) }],
+ * });
+ * const packet: DecodedPacket | undefined = decodeRingImage(image).packets[0];
+ * console.log(packet?.transactionId, packet?.payload); // 0x0000000000000009 0102030000000000
+ * ```
+ */
 export interface DecodedPacket {
   /** Data-area offset where the packet starts. */
   offset: number;
@@ -100,7 +150,20 @@ export interface DecodedPacket {
   ranges?: { byteCount: number; byteOffset: number; pfns?: string[] }[];
 }
 
-/** What a reader finds in a ring image. */
+/**
+ * What a reader finds in a ring image.
+ *
+ * @example
+ * ```ts
+ * import { type DecodedRing, decodeRingImage, encodeRingImage } from 'vmbus-kmcl/ring';
+ * const { image } = encodeRingImage({
+ *   dataSize: 4096, readIndex: 0, writeIndex: 0, interruptMask: 0, pendingSendSize: 0, featureBits: 0,
+ *   packets: [{ type: 6, flags: 1, transactionId: 9n, payload: Uint8Array.of(1, 2, 3) }],
+ * });
+ * const ring: DecodedRing = decodeRingImage(image);
+ * console.log(ring.packets.length, ring.error === undefined); // 1 true
+ * ```
+ */
 export interface DecodedRing {
   /** Every good packet from the read index on. */
   packets: DecodedPacket[];

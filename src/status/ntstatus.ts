@@ -57,7 +57,16 @@ export const NTSTATUS = {
   STATUS_DEVICE_REMOVED: 0xc00002b6,
 } as const;
 
-/** An NTSTATUS name, such as `STATUS_SUCCESS`. */
+/**
+ * An NTSTATUS name, such as `STATUS_SUCCESS`.
+ *
+ * @example
+ * ```ts
+ * import { NTSTATUS, type NtStatusName } from 'vmbus-kmcl';
+ * const name: NtStatusName = 'STATUS_DEVICE_REMOVED';
+ * console.log(NTSTATUS[name] === 0xc00002b6); // true
+ * ```
+ */
 export type NtStatusName = keyof typeof NTSTATUS;
 
 const NAMES = new Map<number, NtStatusName>(

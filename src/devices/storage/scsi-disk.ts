@@ -9,7 +9,25 @@
 import type { MemoryDescriptor } from '../../memory/memory-descriptor.js';
 import { SCSI_STATUS, SRB_STATUS } from './vstor-protocol.js';
 
-/** Where a disk's blocks live. Methods may be synchronous or return promises. */
+/**
+ * Where a disk's blocks live. Methods may be synchronous or return promises.
+ *
+ * @example
+ * ```ts
+ * import { type BlockBackend, ScsiDisk } from 'vmbus-kmcl';
+ * const bytes = new Uint8Array(64 * 512);
+ * const backend: BlockBackend = {
+ *   blockSize: 512,
+ *   blockCount: 64,
+ *   readOnly: false,
+ *   read: (lba, dst) => dst.set(bytes.subarray(lba * 512, lba * 512 + dst.length)),
+ *   write: (lba, src) => bytes.set(src, lba * 512),
+ *   flush: () => {},
+ * };
+ * const disk = new ScsiDisk(backend);
+ * console.log(disk.backend.blockCount === 64); // true
+ * ```
+ */
 export interface BlockBackend {
   /** Bytes per logical block. */
   readonly blockSize: number;
@@ -74,7 +92,17 @@ export class MemoryBackend implements BlockBackend {
   }
 }
 
-/** The outcome of one SCSI command. */
+/**
+ * The outcome of one SCSI command.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend, ScsiDisk, type ScsiResult } from 'vmbus-kmcl';
+ * const disk = new ScsiDisk(new MemoryBackend(1 << 20));
+ * const result: ScsiResult = await disk.execute(new Uint8Array(6), 2, null, 0); // TEST UNIT READY
+ * console.log(result.srbStatus === 1 && result.sense === null); // true
+ * ```
+ */
 export interface ScsiResult {
   srbStatus: number;
   scsiStatus: number;
@@ -140,7 +168,17 @@ const GOOD = (transferred: number): ScsiResult => ({
   transferred,
 });
 
-/** Options of a disk. */
+/**
+ * Options of a disk.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend, ScsiDisk, type ScsiDiskOptions } from 'vmbus-kmcl';
+ * const options: ScsiDiskOptions = { vendor: 'Acme', product: 'Test Disk', serial: 'SN0001' };
+ * const disk = new ScsiDisk(new MemoryBackend(1 << 20), options);
+ * console.log(String.fromCharCode(...disk.standardInquiry().subarray(8, 12))); // Acme
+ * ```
+ */
 export interface ScsiDiskOptions {
   vendor?: string;
   product?: string;

@@ -74,7 +74,19 @@ export class StorageError extends VmbusError {
   }
 }
 
-/** Options of a storage VSC. */
+/**
+ * Options of a storage VSC.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, StorageVsc, type StorageVscOptions } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const options: StorageVscOptions = { subchannels: 3, ringPages: 64, onBusChanged: () => console.log('rescan') };
+ * const vsc = new StorageVsc(bus.guest, options);
+ * console.log(vsc.queueCount); // 0 until connect()
+ * bus.dispose();
+ * ```
+ */
 export interface StorageVscOptions {
   /** Controller instance to bind (default: any). */
   instance?: string | null;
@@ -92,7 +104,24 @@ export interface StorageVscOptions {
   onBusChanged?: () => void;
 }
 
-/** The outcome of one SCSI command. */
+/**
+ * The outcome of one SCSI command.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, MemoryBackend, ScsiDisk, type ScsiOutcome, StorageVsc, StorageVsp } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * new StorageVsp({ host: bus.host, partition: bus.partition, disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]) }).start();
+ * await bus.guest.connect();
+ * await bus.guest.requestOffers();
+ * const vsc = new StorageVsc(bus.guest);
+ * await vsc.connect();
+ * const inquiry: ScsiOutcome = await vsc.scsi(Uint8Array.from([0x12, 0, 0, 0, 36, 0]), 1, 36);
+ * console.log(inquiry.transferred === 36); // true
+ * await vsc.close();
+ * bus.dispose();
+ * ```
+ */
 export interface ScsiOutcome {
   srbStatus: number;
   scsiStatus: number;

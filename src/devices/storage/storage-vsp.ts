@@ -35,7 +35,24 @@ import {
   vstorPacketSize,
 } from './vstor-protocol.js';
 
-/** Options of a storage VSP. */
+/**
+ * Options of a storage VSP.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, MemoryBackend, ScsiDisk, StorageVsp, type StorageVspOptions } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const options: StorageVspOptions = {
+ *   host: bus.host,
+ *   partition: bus.partition,
+ *   disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]),
+ *   maxSubchannels: 2,
+ *   versions: [0x0602, 0x0501],
+ * };
+ * console.log(new StorageVsp(options).luns); // [ 0 ]
+ * bus.dispose();
+ * ```
+ */
 export interface StorageVspOptions {
   /** The host. */
   host: VmbusHost;
@@ -57,7 +74,19 @@ export interface StorageVspOptions {
 
 type Stage = 'begin' | 'version' | 'properties' | 'end' | 'ready';
 
-/** Counters. */
+/**
+ * Counters.
+ *
+ * @example
+ * ```ts
+ * import { createLocalBus, MemoryBackend, ScsiDisk, StorageVsp, type StorageVspStats } from 'vmbus-kmcl';
+ * const bus = createLocalBus();
+ * const vsp = new StorageVsp({ host: bus.host, partition: bus.partition, disks: new Map([[0, new ScsiDisk(new MemoryBackend(1 << 20))]]) });
+ * const stats: StorageVspStats = vsp.stats;
+ * console.log(stats.requests === 0); // true
+ * bus.dispose();
+ * ```
+ */
 export interface StorageVspStats {
   requests: number;
   srbs: number;

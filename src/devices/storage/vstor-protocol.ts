@@ -245,7 +245,16 @@ export function srbToNtStatus(srbStatus: number): number {
   }
 }
 
-/** A SCSI request as a VSC builds it. */
+/**
+ * A SCSI request as a VSC builds it.
+ *
+ * @example
+ * ```ts
+ * import { type SrbRequest, VSTOR_VERSION, encodeExecuteSrb } from 'vmbus-kmcl';
+ * const request: SrbRequest = { lun: 1, cdb: Uint8Array.from([0x00, 0, 0, 0, 0, 0]), dataIn: 2, dataTransferLength: 0 };
+ * console.log(encodeExecuteSrb(new Uint8Array(64), request, VSTOR_VERSION.WIN10)); // 64
+ * ```
+ */
 export interface SrbRequest {
   pathId?: number;
   targetId?: number;
