@@ -169,3 +169,51 @@ it('every @example in src/ runs to completion without an error or a false check'
   await Promise.all([worker(), worker()]);
   assert.deepEqual(problems, [], problems.join('\n'));
 });
+
+it('every exported function and public method documents each parameter and its result', () => {
+  const entries = ['index', 'node/index'].map((e) => join(repoRoot, 'dist', 'src', `${e}.d.ts`));
+  const program = ts.createProgram(entries, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: ['node'],
+    skipLibCheck: true,
+  });
+  const checker = program.getTypeChecker();
+  const incomplete: string[] = [];
+  let checked = 0;
+  const check = (name: string, decl: ts.SignatureDeclaration) => {
+    checked++;
+    const tags = ts.getJSDocTags(decl);
+    const documented = new Set(
+      tags
+        .filter((t) => t.tagName.text === 'param')
+        .map((t) => (t as ts.JSDocParameterTag).name.getText()),
+    );
+    const missing = decl.parameters.map((p) => p.name.getText()).filter((p) => !documented.has(p));
+    const returnsValue =
+      decl.type !== undefined && !/^(void|Promise<void>)$/.test(decl.type.getText());
+    const hasReturns = tags.some((t) => t.tagName.text === 'returns');
+    if (missing.length > 0) incomplete.push(`${name}: @param ${missing.join(', ')}`);
+    if (returnsValue && !hasReturns) incomplete.push(`${name}: @returns`);
+  };
+  for (const entry of entries) {
+    const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
+    assert.ok(module, entry);
+    for (const symbol of checker.getExportsOfModule(module)) {
+      const target =
+        symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+      for (const decl of target.declarations ?? []) {
+        if (ts.isFunctionDeclaration(decl)) check(symbol.name, decl);
+        if (!ts.isClassDeclaration(decl)) continue;
+        for (const member of decl.members) {
+          if (!ts.isMethodDeclaration(member) && !ts.isConstructorDeclaration(member)) continue;
+          if (ts.getCombinedModifierFlags(member) & ts.ModifierFlags.Private) continue;
+          check(`${symbol.name}.${member.name?.getText() ?? 'constructor'}`, member);
+        }
+      }
+    }
+  }
+  assert.ok(checked > 250, `only ${checked} functions and methods`);
+  assert.deepEqual(incomplete, [], incomplete.join('\n'));
+});

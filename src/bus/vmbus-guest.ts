@@ -142,7 +142,10 @@ export class GuestOffer {
   /** Called when the host rescinds the offer. */
   onRescind: (() => void) | null = null;
 
-  /** @internal */
+  /**
+   * @internal
+   * @param m - the parsed OfferChannel message
+   */
   constructor(m: Extract<ChannelMessage, { type: 'OfferChannel' }>) {
     this.relid = m.childRelid;
     this.interfaceType = m.interfaceType;
@@ -179,7 +182,14 @@ export class GuestChannel {
   readonly ringGpadl: number;
   private readonly guest: VmbusGuest;
 
-  /** @internal */
+  /**
+   * @internal
+   * @param guest - the guest that opened it
+   * @param offer - the offer it opened
+   * @param pipe - the channel's rings
+   * @param ringPfns - the ring pages
+   * @param ringGpadl - the GPADL handle of the ring pages
+   */
   constructor(
     guest: VmbusGuest,
     offer: GuestOffer,

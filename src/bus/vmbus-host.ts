@@ -248,7 +248,12 @@ export class HostOffer {
   /** Whether the offer reached the guest. */
   sent = false;
 
-  /** @internal */
+  /**
+   * @internal
+   * @param relid - the channel id
+   * @param partition - the guest partition offered to
+   * @param options - the offer's options
+   */
   constructor(relid: number, partition: HostPartition, options: OfferOptions) {
     this.relid = relid;
     this.partition = partition;
@@ -361,7 +366,13 @@ export class HostPartition {
   private readonly notifier: PartitionNotifier;
   private readonly host: VmbusHost;
 
-  /** @internal */
+  /**
+   * @internal
+   * @param host - the host
+   * @param memory - the partition's guest memory
+   * @param notifier - how messages and signals reach the guest
+   * @param log - where violations are logged
+   */
   constructor(host: VmbusHost, memory: GuestMemory, notifier: PartitionNotifier, log: BusLog) {
     this.host = host;
     this.memory = memory;
@@ -428,26 +439,38 @@ export class HostPartition {
     this.host.partitions.delete(this);
   }
 
-  /** @internal */
+  /**
+   * @internal
+   * @param message - an encoded channel message (at most 240 bytes)
+   */
   send(message: Uint8Array): void {
     if (this.detached) return;
     this.stats.messagesSent++;
     this.notifier.postMessage(message);
   }
 
-  /** @internal */
+  /**
+   * @internal
+   * @param offer - the new offer
+   */
   addOffer(offer: HostOffer): void {
     this.offers.set(offer.relid, offer);
     if (this.offersRequested) this.sendOffer(offer);
   }
 
-  /** @internal */
+  /**
+   * @internal
+   * @returns a channel id not in use
+   */
   allocateRelid(): number {
     for (let id = 1; id <= MAX_CHANNEL_ID; id++) if (!this.offers.has(id)) return id;
     throw new RangeError(`No channel id left: ${MAX_CHANNEL_ID} channels are offered`);
   }
 
-  /** @internal */
+  /**
+   * @internal
+   * @param offer - the offer to withdraw
+   */
   rescind(offer: HostOffer): void {
     if (offer.state === 'rescinded' || offer.state === 'released') return;
     this.closeChannel(offer, 'rescinded');

@@ -555,7 +555,11 @@ export class KmclChannel {
     this.clientContextSize = size;
   }
 
-  /** VmbChannelInitSetProcessPacketCallbacks. */
+  /**
+   * VmbChannelInitSetProcessPacketCallbacks.
+   * @param process - called for each incoming packet
+   * @param complete - called at the end of each batch, or null
+   */
   initSetProcessPacketCallbacks(
     process: ProcessPacketCallback,
     complete: ProcessingCompleteCallback | null = null,
@@ -570,7 +574,10 @@ export class KmclChannel {
     this.processingComplete = complete;
   }
 
-  /** VmbChannelInitSetStateChangeCallbacks. */
+  /**
+   * VmbChannelInitSetStateChangeCallbacks.
+   * @param callbacks - from VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT
+   */
   initSetStateChangeCallbacks(callbacks: StateChangeCallbacks): void {
     this.configuring();
     if (
@@ -610,7 +617,11 @@ export class KmclChannel {
     this.flags = flags;
   }
 
-  /** VmbClientChannelInitSetRingBufferPageCount. Counts include each ring's control page (decision 3). */
+  /**
+   * VmbClientChannelInitSetRingBufferPageCount. Counts include each ring's control page (decision 3).
+   * @param incoming - pages of the ring the client reads
+   * @param outgoing - pages of the ring the client writes
+   */
   initSetRingBufferPageCount(incoming: number, outgoing: number): void {
     this.clientOnly();
     this.configuring();
@@ -630,7 +641,13 @@ export class KmclChannel {
     this.outgoingPageCount = outgoing;
   }
 
-  /** VmbClientChannelInitSetTargetPnp. Instance null: any instance of the type. */
+  /**
+   * VmbClientChannelInitSetTargetPnp. Instance null: any instance of the type.
+   * @param interfaceType - the device class
+   * @param interfaceInstance - the instance, or null for any
+   * @param failure - called if opening fails, or null
+   * @param subchannelIndex - which channel of the device (0: the primary)
+   */
   initSetTargetPnp(
     interfaceType: string,
     interfaceInstance: string | null,
@@ -666,7 +683,11 @@ export class KmclChannel {
     this.serverFlags = flags;
   }
 
-  /** VmbServerChannelInitSetTargetInterfaceId. */
+  /**
+   * VmbServerChannelInitSetTargetInterfaceId.
+   * @param interfaceType - the device class
+   * @param interfaceInstance - the device instance
+   */
   initSetTargetInterfaceId(interfaceType: string, interfaceInstance: string): void {
     this.serverOnly();
     this.configuring();
@@ -690,7 +711,11 @@ export class KmclChannel {
     this.targetVtl = vtl;
   }
 
-  /** VmbServerChannelInitSetMmioMegabytes. */
+  /**
+   * VmbServerChannelInitSetMmioMegabytes.
+   * @param megabytes - MMIO space the guest must reserve, in MiB
+   * @param optional - additional space it may reserve, in MiB
+   */
   initSetMmioMegabytes(megabytes: number, optional: number): void {
     this.serverOnly();
     this.configuring();
@@ -703,7 +728,10 @@ export class KmclChannel {
     this.mmioMegabytesOptional = optional;
   }
 
-  /** VmbServerChannelInitSetVmbusHandle: picks the guest VM (partition). */
+  /**
+   * VmbServerChannelInitSetVmbusHandle: picks the guest VM (partition).
+   * @param handle - from VmbConvertVmbusHandleToKernelHandle
+   */
   initSetVmbusHandle(handle: KmclVmbusHandle): void {
     this.serverOnly();
     this.configuring();
@@ -712,7 +740,11 @@ export class KmclChannel {
     this.partition = handle.partition;
   }
 
-  /** VmbServerChannelInitSetSaveRestorePacketCallbacks. */
+  /**
+   * VmbServerChannelInitSetSaveRestorePacketCallbacks.
+   * @param save - saves the driver's part of a packet in flight
+   * @param restore - rebuilds a packet from a save
+   */
   initSetSaveRestorePacketCallbacks(
     save: SavePacketCallback,
     restore: RestorePacketCallback,
@@ -1030,12 +1062,18 @@ export class KmclChannel {
   // ------------------------------------------------------------------
   // Outgoing packets (API.md §3C).
 
-  /** VmbChannelSizeofPacket: bytes a caller buffer needs for a packet object (decision 1). */
+  /**
+   * VmbChannelSizeofPacket: bytes a caller buffer needs for a packet object (decision 1).
+   * @returns bytes a caller buffer needs for initializePacket
+   */
   sizeofPacket(): number {
     return PACKET_HEADER_SIZE + ((this.maximumPacketSize + 7) & ~7);
   }
 
-  /** VmbPacketAllocate: a library-owned packet whose default completion routine frees it. */
+  /**
+   * VmbPacketAllocate: a library-owned packet whose default completion routine frees it.
+   * @returns a library-owned packet whose default completion routine frees it
+   */
   allocatePacket(): KmclPacket {
     const reused = this.lookaside.pop();
     if (reused) {
@@ -1077,7 +1115,10 @@ export class KmclChannel {
     return new KmclPacket(this, bytes.subarray(0, byteCount), false);
   }
 
-  /** VmbPacketFree: returns a library-owned packet. @throws KmclError when in flight or not library-owned */
+  /**
+   * VmbPacketFree: returns a library-owned packet. @throws KmclError when in flight or not library-owned
+   * @param packet - a library-owned packet that is not in flight
+   */
   freePacket(packet: KmclPacket): void {
     if (!packet.libraryOwned || packet.freed)
       throw new KmclError(
@@ -1494,6 +1535,9 @@ export class KmclChannel {
    * the sender asked, a completion carrying `buffer[0, length)` goes back.
    *
    * @throws KmclError STATUS_INVALID_DEVICE_STATE when completed twice
+   * @param token - the incoming packet
+   * @param buffer - completion bytes, or null
+   * @param length - bytes of `buffer` to send
    */
   completePacket(token: KmclIncoming, buffer: Uint8Array | null, length: number): void {
     if (token.channel !== this || (token.state !== 'outstanding' && token.state !== 'delivering')) {
@@ -1547,7 +1591,10 @@ export class KmclChannel {
     }
   }
 
-  /** VmbChannelPacketDeferToPassive: only inline from the process-packet callback. */
+  /**
+   * VmbChannelPacketDeferToPassive: only inline from the process-packet callback.
+   * @param token - the incoming packet being delivered
+   */
   deferToPassive(token: KmclIncoming): void {
     if (token.state !== 'delivering')
       throw new KmclError(
@@ -1562,6 +1609,7 @@ export class KmclChannel {
    * VmbChannelPacketFail: the packet is unrecoverably bad; the incoming
    * queue stops until the next Start after a Pause, or a reopen (decision
    * 13). No completion is sent for it.
+   * @param token - the malformed incoming packet
    */
   failPacket(token: KmclIncoming): void {
     if (token.state !== 'delivering' && token.state !== 'outstanding') {
@@ -1577,6 +1625,8 @@ export class KmclChannel {
    * MDL chain in guest memory, valid until the packet is completed.
    *
    * @returns STATUS_SUCCESS with the chain, or STATUS_PENDING (return from the callback; it is called again)
+   * @param token - an outstanding incoming packet with external data
+   * @param flags - VMBUS_CHANNEL_PACKET_EXTERNAL_DATA_FLAG_READ_ONLY or 0
    */
   getExternalData(token: KmclIncoming, flags: number): { status: number; mdl: MemoryDescriptor[] } {
     if (token.state !== 'delivering' && token.state !== 'outstanding') {
@@ -1634,7 +1684,10 @@ export class KmclChannel {
     this.transactionQuota = quota;
   }
 
-  /** VmbChannelSetIncomingProcessingAtPassive. */
+  /**
+   * VmbChannelSetIncomingProcessingAtPassive.
+   * @param requirePassive - true to deliver from a task rather than inline
+   */
   setIncomingProcessingAtPassive(requirePassive: boolean): void {
     this.incomingAtPassive = requirePassive;
   }
@@ -1745,6 +1798,9 @@ export class KmclChannel {
   /**
    * VmbChannelCreateGpadlFromBuffer / FromMdl (client): describes guest
    * memory to the host; resolves with the handle once the host acknowledged it.
+   * @param flags - VMBUS_CHANNEL_GPADL_FLAG_READ_ONLY or 0
+   * @param mdl - guest memory to describe
+   * @returns the GPADL handle (bit 31 set when read-only)
    */
   async createGpadl(flags: number, mdl: MemoryDescriptor): Promise<number> {
     this.clientOnly();
@@ -1776,7 +1832,10 @@ export class KmclChannel {
     }
   }
 
-  /** VmbChannelDeleteGpadl (client): resolves once the host let go of it (waits while mapped). */
+  /**
+   * VmbChannelDeleteGpadl (client): resolves once the host let go of it (waits while mapped).
+   * @param handle - a handle from createGpadl
+   */
   async deleteGpadl(handle: number): Promise<void> {
     this.clientOnly();
     if (!this.gpadls.has(handle))
@@ -1788,7 +1847,12 @@ export class KmclChannel {
     await this.parent.guest?.teardownGpadl(this.relid, handle).catch(() => undefined);
   }
 
-  /** VmbChannelMapGpadl (server): one mapping per GPADL at a time. */
+  /**
+   * VmbChannelMapGpadl (server): one mapping per GPADL at a time.
+   * @param flags - VMBUS_CHANNEL_GPADL_FLAG_READ_ONLY for a read-only GPADL, else 0
+   * @param handle - the GPADL handle
+   * @returns the GPADL's pages as memory descriptors
+   */
   mapGpadl(flags: number, handle: number): MemoryDescriptor[] {
     this.serverOnly();
     if ((flags & ~VMBUS_CHANNEL_GPADL_FLAGS) !== 0)
@@ -1821,7 +1885,10 @@ export class KmclChannel {
     );
   }
 
-  /** VmbChannelUnmapGpadl (server). */
+  /**
+   * VmbChannelUnmapGpadl (server).
+   * @param handle - a mapped GPADL handle
+   */
   unmapGpadl(handle: number): void {
     this.serverOnly();
     if (!this.mapped.delete(handle))
@@ -1832,7 +1899,10 @@ export class KmclChannel {
     this.partition?.unmapGpadl(handle);
   }
 
-  /** VmbChannelGetMmioSpace: zeros before Opened or without MMIO (decision 18). */
+  /**
+   * VmbChannelGetMmioSpace: zeros before Opened or without MMIO (decision 18).
+   * @returns the address and size of the MMIO space (zeros when none)
+   */
   getMmioSpace(): { address: bigint; size: bigint } {
     if (this.lifecycle !== 'opened') return { address: 0n, size: 0n };
     const mb = this.isServer
@@ -1842,13 +1912,20 @@ export class KmclChannel {
     return { address: FIRST_MMIO + BigInt(this.relid) * 0x1000_0000n, size: BigInt(mb) << 20n };
   }
 
-  /** VmbChannelGetInterfaceInstance. */
+  /**
+   * VmbChannelGetInterfaceInstance.
+   * @returns the instance GUID of the channel's offer
+   */
   getInterfaceInstance(): Guid {
     if (!this.isServer && this.guestOffer) return this.guestOffer.interfaceInstance;
     return this.targetInterfaceInstance ?? parseGuid('00000000-0000-0000-0000-000000000000');
   }
 
-  /** VmbChannelSetInterruptLatency (client, while open): returns the old value. */
+  /**
+   * VmbChannelSetInterruptLatency (client, while open): returns the old value.
+   * @param latency - the new latency, in 100 ns units (a u16)
+   * @returns the previous latency
+   */
   setInterruptLatency(latency: number): number {
     this.clientOnly();
     if (this.lifecycle !== 'opened')
@@ -1904,6 +1981,8 @@ export class KmclChannel {
    * VmbChannelSaveContinue: writes whole records while they fit.
    *
    * @returns SUCCESS (all saved), BUFFER_OVERFLOW (some written, more remain) or BUFFER_TOO_SMALL (none fits)
+   * @param buffer - receives the next records
+   * @param size - bytes of `buffer` usable
    */
   saveContinue(
     buffer: Uint8Array,
@@ -1981,7 +2060,12 @@ export class KmclChannel {
     return more ? NTSTATUS.STATUS_MORE_PROCESSING_REQUIRED : NTSTATUS.STATUS_SUCCESS;
   }
 
-  /** VmbPacketRestore: puts a fresh packet back in flight with its saved transaction. */
+  /**
+   * VmbPacketRestore: puts a fresh packet back in flight with its saved transaction.
+   * @param packet - a fresh packet object
+   * @param libBuffer - the library buffer of the restore callback
+   * @param size - its size
+   */
   restorePacketObject(packet: KmclPacket, libBuffer: Uint8Array, size: number): void {
     this.serverOnly();
     if (size < 16 || packet.inFlight)

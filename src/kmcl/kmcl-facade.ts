@@ -839,6 +839,8 @@ export function VmbServerChannelInitSetSaveRestorePacketCallbacks(
  * console.log(VmbChannelSizeofPacket(client) > client.maximumPacketSize + 8); // true
  * await dispose();
  * ```
+ * @param Channel - the channel
+ * @returns bytes a caller buffer needs; stable for the channel's life
  */
 export function VmbChannelSizeofPacket(Channel: VMBCHANNEL): number {
   return Channel.sizeofPacket();
@@ -887,6 +889,9 @@ export function VmbPacketAllocate(Channel: VMBCHANNEL): VMBPACKET | null {
  * console.log(await done); // 0
  * await dispose();
  * ```
+ * @param Channel - the channel the packet will be sent on
+ * @param VmbPacket - caller memory: an ArrayBuffer, SharedArrayBuffer or Uint8Array view
+ * @param ByteCount - bytes of that memory to use; at least VmbChannelSizeofPacket
  */
 export function VmbPacketInitialize(
   Channel: VMBCHANNEL,

@@ -62,9 +62,19 @@ export class FileBackend implements BlockBackend {
     return new FileBackend(handle, size, blockSize, options.readOnly ?? false);
   }
 
+  /**
+   * Reads whole blocks.
+   * @param lba - the first block
+   * @param dst - receives whole blocks
+   */
   async read(lba: number, dst: Uint8Array): Promise<void> {
     await this.handle.read(dst, 0, dst.length, lba * this.blockSize);
   }
+  /**
+   * Writes whole blocks.
+   * @param lba - the first block
+   * @param src - whole blocks
+   */
   async write(lba: number, src: Uint8Array): Promise<void> {
     await this.handle.write(src, 0, src.length, lba * this.blockSize);
   }

@@ -80,13 +80,28 @@ export class MemoryBackend implements BlockBackend {
     this.readOnly = readOnly;
     this.bytes = new Uint8Array(bytes);
   }
+  /**
+   * Reads whole blocks.
+   * @param lba - the first block
+   * @param dst - receives whole blocks
+   */
   read(lba: number, dst: Uint8Array): void {
     dst.set(this.bytes.subarray(lba * this.blockSize, lba * this.blockSize + dst.length));
   }
+  /**
+   * Writes whole blocks.
+   * @param lba - the first block
+   * @param src - whole blocks
+   */
   write(lba: number, src: Uint8Array): void {
     this.bytes.set(src, lba * this.blockSize);
   }
   flush(): void {}
+  /**
+   * Zeroes blocks (unmap on a memory disk).
+   * @param lba - the first block
+   * @param blocks - how many blocks to zero
+   */
   unmap(lba: number, blocks: number): void {
     this.bytes.fill(0, lba * this.blockSize, (lba + blocks) * this.blockSize);
   }
@@ -545,7 +560,10 @@ export class ScsiDisk {
     return this.reply(buffer, transferLength, data, alloc);
   }
 
-  /** Standard INQUIRY data (§6.4), 104 bytes. */
+  /**
+   * Standard INQUIRY data (§6.4), 104 bytes.
+   * @returns 104 bytes of standard INQUIRY data
+   */
   standardInquiry(): Uint8Array {
     const d = new Uint8Array(104);
     d.set([0x00, 0x00, 0x05, 0x02, 0x63, 0x00, 0x00, 0x02]);

@@ -62,7 +62,13 @@ export class StorageError extends VmbusError {
   /** Sense key / ASC / ASCQ, when sense came back. */
   readonly sense: { key: number; asc: number; ascq: number } | null;
 
-  /** @internal */
+  /**
+   * @internal
+   * @param reason - what failed
+   * @param srbStatus - the SRB status of the completion
+   * @param scsiStatus - the SCSI status
+   * @param sense - sense data, or null
+   */
   constructor(reason: string, srbStatus: number, scsiStatus: number, sense: Uint8Array | null) {
     super('VSTOR_REQUEST_FAILED', reason);
     this.name = 'StorageError';

@@ -229,6 +229,8 @@ export function senseLength(version: number): number {
  * import { NTSTATUS, SRB_STATUS, srbToNtStatus } from 'vmbus-kmcl';
  * console.log(srbToNtStatus(SRB_STATUS.SUCCESS) === NTSTATUS.STATUS_SUCCESS); // true
  * ```
+ * @param srbStatus - an SRB status (the auto-sense bit is ignored)
+ * @returns the NTSTATUS a Windows class driver would report
  */
 export function srbToNtStatus(srbStatus: number): number {
   switch (srbStatus & 0x3f) {
