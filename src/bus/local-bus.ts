@@ -155,6 +155,7 @@ export interface ConnectedChannels {
  * guest.send(6, 0, 1, 0, new Uint8Array(8));
  * dispose();
  * ```
+ * @throws Error when the host offered nothing or did not open its end (a bug, not a peer fault)
  */
 export async function connectedChannels(
   options: LocalBusOptions & { ringPages?: number } = {},

@@ -164,6 +164,7 @@ export class LinkEndpoint {
   /**
    * @param memory - from {@link createLinkMemory}
    * @param side - which end this is
+   * @throws RangeError when the shared memory is not LINK_MEMORY_SIZE bytes
    */
   constructor(memory: SharedArrayBuffer, side: LinkSide) {
     if (memory.byteLength !== LINK_MEMORY_SIZE) {

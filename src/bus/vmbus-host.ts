@@ -461,6 +461,7 @@ export class HostPartition {
   /**
    * @internal
    * @returns a channel id not in use
+   * @throws RangeError when every channel id up to MAX_CHANNEL_ID is in use
    */
   allocateRelid(): number {
     for (let id = 1; id <= MAX_CHANNEL_ID; id++) if (!this.offers.has(id)) return id;

@@ -63,6 +63,7 @@ export function parseSize(text: string): number {
  * @param options - duration, output and disk
  * @param io - output
  * @returns exit status: 0 when every device verified its data
+ * @throws UsageError for a bad --create size or an unusable --disk file
  */
 export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<number> {
   let backend: BlockBackend;

@@ -512,7 +512,10 @@ export class KmclChannel {
       );
   }
 
-  /** VmbChannelInitSetMaximumPacketSize. @param size - largest inline payload, 1..524,248 */
+  /**
+   * VmbChannelInitSetMaximumPacketSize. @param size - largest inline payload, 1..524,248
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for a size outside 1 to KMCL_RING_MTU - 32; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
+   */
   initSetMaximumPacketSize(size: number): void {
     this.configuring();
     if (!Number.isInteger(size) || size <= 0 || size > KMCL_RING_MTU - 32) {
@@ -524,7 +527,10 @@ export class KmclChannel {
     this.maximumPacketSize = size;
   }
 
-  /** VmbChannelInitSetMaximumExternalData. @param dataSize - bytes @param chainLength - MDLs per packet */
+  /**
+   * VmbChannelInitSetMaximumExternalData. @param dataSize - bytes @param chainLength - MDLs per packet
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 or _3 for a zero size or chain length; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
+   */
   initSetMaximumExternalData(dataSize: number, chainLength: number): void {
     this.configuring();
     if (!Number.isInteger(dataSize) || dataSize <= 0) {
@@ -543,7 +549,10 @@ export class KmclChannel {
     this.maximumExternalChain = chainLength;
   }
 
-  /** VmbChannelInitSetClientContextSize. @param size - bytes of per-packet context */
+  /**
+   * VmbChannelInitSetClientContextSize. @param size - bytes of per-packet context
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for a bad size; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
+   */
   initSetClientContextSize(size: number): void {
     this.configuring();
     if (!Number.isInteger(size) || size < 0 || size > 0xffff) {
@@ -559,6 +568,7 @@ export class KmclChannel {
    * VmbChannelInitSetProcessPacketCallbacks.
    * @param process - called for each incoming packet
    * @param complete - called at the end of each batch, or null
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 when the callback is not a function; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
    */
   initSetProcessPacketCallbacks(
     process: ProcessPacketCallback,
@@ -577,6 +587,7 @@ export class KmclChannel {
   /**
    * VmbChannelInitSetStateChangeCallbacks.
    * @param callbacks - from VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for a wrong Version or Size; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
    */
   initSetStateChangeCallbacks(callbacks: StateChangeCallbacks): void {
     this.configuring();
@@ -593,7 +604,10 @@ export class KmclChannel {
     this.callbacks = { ...callbacks };
   }
 
-  /** VmbChannelInitSetFriendlyName. @param name - at most 255 characters */
+  /**
+   * VmbChannelInitSetFriendlyName. @param name - at most 255 characters
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for a name over 255 characters; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
+   */
   initSetFriendlyName(name: string): void {
     this.configuring();
     if (typeof name !== 'string' || name.length > 255) {
@@ -605,7 +619,10 @@ export class KmclChannel {
     this.friendlyName = name;
   }
 
-  /** VmbChannelInitSetFlags. @param flags - VMBUS_CHANNEL_INIT_FLAG_* */
+  /**
+   * VmbChannelInitSetFlags. @param flags - VMBUS_CHANNEL_INIT_FLAG_*
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for unknown bits; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
+   */
   initSetFlags(flags: number): void {
     this.configuring();
     if ((flags & ~VMBUS_CHANNEL_INIT_FLAGS) !== 0) {
@@ -621,6 +638,7 @@ export class KmclChannel {
    * VmbClientChannelInitSetRingBufferPageCount. Counts include each ring's control page (decision 3).
    * @param incoming - pages of the ring the client reads
    * @param outgoing - pages of the ring the client writes
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 or _3 for a count outside 2 to 8190; STATUS_INVALID_PARAMETER_1 on a server; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
    */
   initSetRingBufferPageCount(incoming: number, outgoing: number): void {
     this.clientOnly();
@@ -647,6 +665,7 @@ export class KmclChannel {
    * @param interfaceInstance - the instance, or null for any
    * @param failure - called if opening fails, or null
    * @param subchannelIndex - which channel of the device (0: the primary)
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 when a GUID is malformed; STATUS_INVALID_PARAMETER_1 on a server; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
    */
   initSetTargetPnp(
     interfaceType: string,
@@ -670,7 +689,10 @@ export class KmclChannel {
     this.pnpFailure = failure;
   }
 
-  /** VmbServerChannelInitSetFlags. @param flags - VMBUS_SERVER_CHANNEL_INIT_FLAG_* */
+  /**
+   * VmbServerChannelInitSetFlags. @param flags - VMBUS_SERVER_CHANNEL_INIT_FLAG_*
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for unknown bits; STATUS_INVALID_PARAMETER_1 on a client; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
+   */
   initSetServerFlags(flags: number): void {
     this.serverOnly();
     this.configuring();
@@ -687,6 +709,7 @@ export class KmclChannel {
    * VmbServerChannelInitSetTargetInterfaceId.
    * @param interfaceType - the device class
    * @param interfaceInstance - the device instance
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 when a GUID is malformed; STATUS_INVALID_PARAMETER_1 on a client; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
    */
   initSetTargetInterfaceId(interfaceType: string, interfaceInstance: string): void {
     this.serverOnly();
@@ -702,7 +725,10 @@ export class KmclChannel {
     }
   }
 
-  /** VmbServerChannelInitSetTargetVtl. @param vtl - 0..2 (decision 4) */
+  /**
+   * VmbServerChannelInitSetTargetVtl. @param vtl - 0..2 (decision 4)
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 above VTL 2; STATUS_INVALID_PARAMETER_1 on a client; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
+   */
   initSetTargetVtl(vtl: number): void {
     this.serverOnly();
     this.configuring();
@@ -715,6 +741,7 @@ export class KmclChannel {
    * VmbServerChannelInitSetMmioMegabytes.
    * @param megabytes - MMIO space the guest must reserve, in MiB
    * @param optional - additional space it may reserve, in MiB
+   * @throws KmclError STATUS_INVALID_PARAMETER for no space at all; STATUS_INVALID_PARAMETER_1 on a client; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
    */
   initSetMmioMegabytes(megabytes: number, optional: number): void {
     this.serverOnly();
@@ -731,6 +758,7 @@ export class KmclChannel {
   /**
    * VmbServerChannelInitSetVmbusHandle: picks the guest VM (partition).
    * @param handle - from VmbConvertVmbusHandleToKernelHandle
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for a handle that is not a partition; STATUS_INVALID_PARAMETER_1 on a client; STATUS_INVALID_PARAMETER_1 after Enable or Cleanup
    */
   initSetVmbusHandle(handle: KmclVmbusHandle): void {
     this.serverOnly();
@@ -966,6 +994,7 @@ export class KmclChannel {
   /**
    * VmbChannelDisable: client closes, server rescinds; resolves once the
    * channel is paused and closed (outstanding incoming packets completed).
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE (rejected promise) when the channel is not enabled
    */
   async disable(): Promise<void> {
     if (this.inStateCallback > 0)
@@ -1022,7 +1051,10 @@ export class KmclChannel {
     this.history.push('cleaned up');
   }
 
-  /** VmbChannelStart: leaves Paused (the server must call it; a client is active once enabled). */
+  /**
+   * VmbChannelStart: leaves Paused (the server must call it; a client is active once enabled).
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE when not enabled, or from inside a state callback
+   */
   start(): void {
     if (this.inStateCallback > 0)
       throw new KmclError(
@@ -1043,6 +1075,7 @@ export class KmclChannel {
    * VmbChannelPause: no new I/O; resolves when Suspend has run and no
    * incoming packet is outstanding. On a disabled channel, records that it
    * should come up paused.
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE (rejected promise) when not started, or from inside a state callback
    */
   async pause(): Promise<void> {
     if (this.inStateCallback > 0)
@@ -1594,6 +1627,7 @@ export class KmclChannel {
   /**
    * VmbChannelPacketDeferToPassive: only inline from the process-packet callback.
    * @param token - the incoming packet being delivered
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE outside the process-packet callback of this packet
    */
   deferToPassive(token: KmclIncoming): void {
     if (token.state !== 'delivering')
@@ -1610,6 +1644,7 @@ export class KmclChannel {
    * queue stops until the next Start after a Pause, or a reopen (decision
    * 13). No completion is sent for it.
    * @param token - the malformed incoming packet
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE for a packet that is not outstanding
    */
   failPacket(token: KmclIncoming): void {
     if (token.state !== 'delivering' && token.state !== 'outstanding') {
@@ -1627,6 +1662,7 @@ export class KmclChannel {
    * @returns STATUS_SUCCESS with the chain, or STATUS_PENDING (return from the callback; it is called again)
    * @param token - an outstanding incoming packet with external data
    * @param flags - VMBUS_CHANNEL_PACKET_EXTERNAL_DATA_FLAG_READ_ONLY or 0
+   * @throws KmclError STATUS_INVALID_PARAMETER_1 for a packet not outstanding, _2 for unknown flags; STATUS_INVALID_DEVICE_REQUEST without external data; STATUS_INVALID_PARAMETER for ranges outside guest memory
    */
   getExternalData(token: KmclIncoming, flags: number): { status: number; mdl: MemoryDescriptor[] } {
     if (token.state !== 'delivering' && token.state !== 'outstanding') {
@@ -1677,7 +1713,10 @@ export class KmclChannel {
     return { status: NTSTATUS.STATUS_SUCCESS, mdl };
   }
 
-  /** VmbChannelSetTransactionQuota. @param quota - > 0 */
+  /**
+   * VmbChannelSetTransactionQuota. @param quota - > 0
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for 0 or a non-integer
+   */
   setTransactionQuota(quota: number): void {
     if (!Number.isInteger(quota) || quota <= 0)
       throw new KmclError(NTSTATUS.STATUS_INVALID_PARAMETER_2, `Quota ${quota} is not positive`);
@@ -1801,6 +1840,7 @@ export class KmclChannel {
    * @param flags - VMBUS_CHANNEL_GPADL_FLAG_READ_ONLY or 0
    * @param mdl - guest memory to describe
    * @returns the GPADL handle (bit 31 set when read-only)
+   * @throws KmclError (rejected promise) STATUS_INVALID_PARAMETER_2 for unknown flags, _3 for memory that is not guest memory, _4 for an empty buffer; STATUS_INVALID_DEVICE_STATE when not open; the host's status when it refuses
    */
   async createGpadl(flags: number, mdl: MemoryDescriptor): Promise<number> {
     this.clientOnly();
@@ -1835,6 +1875,7 @@ export class KmclChannel {
   /**
    * VmbChannelDeleteGpadl (client): resolves once the host let go of it (waits while mapped).
    * @param handle - a handle from createGpadl
+   * @throws KmclError STATUS_NOT_FOUND (rejected promise) for an unknown handle
    */
   async deleteGpadl(handle: number): Promise<void> {
     this.clientOnly();
@@ -1852,6 +1893,7 @@ export class KmclChannel {
    * @param flags - VMBUS_CHANNEL_GPADL_FLAG_READ_ONLY for a read-only GPADL, else 0
    * @param handle - the GPADL handle
    * @returns the GPADL's pages as memory descriptors
+   * @throws KmclError STATUS_NOT_FOUND for an unknown handle; STATUS_INVALID_DEVICE_STATE when already mapped or not open; STATUS_INVALID_DEVICE_REQUEST for a read-only GPADL without the read-only flag; STATUS_INVALID_PARAMETER_2 for unknown flags; STATUS_INVALID_PARAMETER_1 on a client
    */
   mapGpadl(flags: number, handle: number): MemoryDescriptor[] {
     this.serverOnly();
@@ -1888,6 +1930,7 @@ export class KmclChannel {
   /**
    * VmbChannelUnmapGpadl (server).
    * @param handle - a mapped GPADL handle
+   * @throws KmclError STATUS_NOT_FOUND for a handle that is not mapped
    */
   unmapGpadl(handle: number): void {
     this.serverOnly();
@@ -1925,6 +1968,7 @@ export class KmclChannel {
    * VmbChannelSetInterruptLatency (client, while open): returns the old value.
    * @param latency - the new latency, in 100 ns units (a u16)
    * @returns the previous latency
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE when not open; STATUS_INVALID_PARAMETER_2 for a value that is not a u16; STATUS_INVALID_PARAMETER_1 on a server
    */
   setInterruptLatency(latency: number): number {
     this.clientOnly();
@@ -1945,7 +1989,10 @@ export class KmclChannel {
   // own format (decision 19): a header, then one record per packet awaiting
   // its completion: slot, generation, the library's state, the VSP's bytes.
 
-  /** VmbChannelSaveBegin. */
+  /**
+   * VmbChannelSaveBegin.
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE when a save is running; the save-packet callback's failure status; STATUS_INVALID_PARAMETER_1 on a client
+   */
   saveBegin(): void {
     this.serverOnly();
     if (this.saveSession)
@@ -1983,6 +2030,7 @@ export class KmclChannel {
    * @returns SUCCESS (all saved), BUFFER_OVERFLOW (some written, more remain) or BUFFER_TOO_SMALL (none fits)
    * @param buffer - receives the next records
    * @param size - bytes of `buffer` usable
+   * @throws KmclError STATUS_INVALID_DEVICE_STATE without saveBegin; STATUS_INVALID_PARAMETER_3 for a size over the buffer
    */
   saveContinue(
     buffer: Uint8Array,
@@ -2065,6 +2113,7 @@ export class KmclChannel {
    * @param packet - a fresh packet object
    * @param libBuffer - the library buffer of the restore callback
    * @param size - its size
+   * @throws KmclError STATUS_INVALID_PARAMETER_2 for bytes that are not a saved packet; STATUS_INVALID_DEVICE_STATE when its slot is in use
    */
   restorePacketObject(packet: KmclPacket, libBuffer: Uint8Array, size: number): void {
     this.serverOnly();

@@ -110,6 +110,7 @@ export class EchoVsc {
    *
    * @param bytes - at most 4088 bytes
    * @returns the echoed bytes (a copy)
+   * @throws RangeError for a payload over ECHO_MAX_PAYLOAD; VmbusError when the device is not open or the reply is malformed
    */
   async echo(bytes: Uint8Array): Promise<Uint8Array> {
     if (bytes.length > ECHO_MAX_PAYLOAD)

@@ -69,6 +69,7 @@ export class MemoryBackend implements BlockBackend {
    * @param bytes - disk size in bytes (a multiple of the block size)
    * @param blockSize - bytes per block
    * @param readOnly - refuse writes
+   * @throws RangeError for a size that is not a whole number of blocks
    */
   constructor(bytes: number, blockSize = 512, readOnly = false) {
     if (bytes <= 0 || bytes % blockSize !== 0)

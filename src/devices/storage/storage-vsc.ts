@@ -340,6 +340,7 @@ export class StorageVsc {
    * @param data - bytes to write
    * @param lun - LUN at path 0, target 0
    * @returns the outcome
+   * @throws VmbusError when the controller is not connected (VSTOR_NOT_CONNECTED), the request is cancelled, or a completion is malformed (VSTOR_BAD_COMPLETION)
    */
   async scsi(
     cdb: Uint8Array,
