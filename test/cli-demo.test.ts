@@ -31,6 +31,15 @@ describe('vmbus demo', () => {
     assert.ok(s.storage.regionsVerified > 0);
     assert.ok(s.storage.latencyUs.p99 >= s.storage.latencyUs.p50);
     assert.equal(s.storage.protocol, '6.2');
+    // Host-side ring counters: every request the host received got one completion back.
+    for (const device of [s.storage, s.echo]) {
+      const h = device.host;
+      assert.ok(h.packetsIn > 0 && h.packetsIn === h.packetsOut, JSON.stringify(h));
+      assert.ok(h.bytesIn > 0 && h.bytesOut > 0);
+      assert.ok(h.interruptsSent > 0 && h.interruptsSent + h.interruptsSuppressed <= h.packetsOut);
+      assert.ok(h.ringHighWaterBytes >= 24, 'at least one packet was in the ring');
+    }
+    assert.ok(s.storage.host.packetsIn >= s.storage.ios);
   });
 
   it('serves a disk image file it creates', () => {
@@ -39,6 +48,7 @@ describe('vmbus demo', () => {
     const r = vmbus('demo', '--seconds', '1', '--disk', disk, '--create', '8M');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /every device verified its data/);
+    assert.match(r.stdout, /packets in\/out .* irq suppressed .* out ring high-water/);
     assert.equal(statSync(disk).size, 8 << 20);
   });
 

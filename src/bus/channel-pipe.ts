@@ -87,6 +87,52 @@ export interface PipeStats {
   interruptsSuppressed: number;
   interruptsReceived: number;
   ringFull: number;
+  /** The most bytes this side's outgoing ring held at a commit (its high-water mark). */
+  ringHighWater: number;
+}
+
+/**
+ * Adds up the counters of several channels (a device's primary channel and
+ * its sub-channels): sums, except the high-water mark, which is the largest.
+ *
+ * @param all - counters, null entries skipped (a channel never opened)
+ * @returns the total
+ *
+ * @example
+ * ```ts
+ * import { connectedChannels, sumPipeStats } from 'vmbus-kmcl';
+ * const { host, guest, dispose } = await connectedChannels({ ringPages: 4 });
+ * guest.send(6, 0, 1, 0, new Uint8Array(8));
+ * const total = sumPipeStats([host.stats, guest.stats, null]);
+ * console.log(total.packetsSent === 1, total.ringHighWater > 0); // true true
+ * dispose();
+ * ```
+ */
+export function sumPipeStats(all: readonly (PipeStats | null)[]): PipeStats {
+  const total: PipeStats = {
+    packetsSent: 0,
+    bytesSent: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    interruptsSent: 0,
+    interruptsSuppressed: 0,
+    interruptsReceived: 0,
+    ringFull: 0,
+    ringHighWater: 0,
+  };
+  for (const s of all) {
+    if (!s) continue;
+    total.packetsSent += s.packetsSent;
+    total.bytesSent += s.bytesSent;
+    total.packetsReceived += s.packetsReceived;
+    total.bytesReceived += s.bytesReceived;
+    total.interruptsSent += s.interruptsSent;
+    total.interruptsSuppressed += s.interruptsSuppressed;
+    total.interruptsReceived += s.interruptsReceived;
+    total.ringFull += s.ringFull;
+    total.ringHighWater = Math.max(total.ringHighWater, s.ringHighWater);
+  }
+  return total;
 }
 
 /**
@@ -119,6 +165,7 @@ export class ChannelPipe {
     interruptsSuppressed: 0,
     interruptsReceived: 0,
     ringFull: 0,
+    ringHighWater: 0,
   };
   /**
    * Called when the peer signalled and packets may be waiting. The default
@@ -208,6 +255,8 @@ export class ChannelPipe {
    */
   flush(): void {
     if (this.outgoing.uncommittedBytes === 0) return;
+    const used = this.outgoing.usedBytes;
+    if (used > this.stats.ringHighWater) this.stats.ringHighWater = used;
     if (this.outgoing.commitWrite()) {
       this.stats.interruptsSent++;
       this.signalPeer();

@@ -12,6 +12,7 @@ export {
   ChannelPipe,
   type PipeCloseReason,
   type PipeStats,
+  sumPipeStats,
 } from './channel-pipe.js';
 export { LinkPump, type LinkTarget } from './link-pump.js';
 export {

@@ -7,6 +7,7 @@
  */
 
 import { MultiBar, Presets } from 'cli-progress';
+import type { PipeStats } from '../bus/channel-pipe.js';
 import { VmbusHost } from '../bus/vmbus-host.js';
 import { EchoVsp } from '../devices/echo/echo-vsp.js';
 import { type BlockBackend, MemoryBackend, ScsiDisk } from '../devices/storage/scsi-disk.js';
@@ -169,6 +170,20 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
     process.off('SIGINT', onSigint);
     bars?.stop();
   });
+  // Host-side ring counters, taken before the guest goes away.
+  const traffic = (s: PipeStats) => ({
+    packetsOut: s.packetsSent,
+    packetsIn: s.packetsReceived,
+    bytesOut: s.bytesSent,
+    bytesIn: s.bytesReceived,
+    interruptsSent: s.interruptsSent,
+    interruptsSuppressed: s.interruptsSuppressed,
+    interruptsReceived: s.interruptsReceived,
+    ringFull: s.ringFull,
+    ringHighWaterBytes: s.ringHighWater,
+  });
+  const storageTraffic = traffic(storage.channelStats);
+  const echoTraffic = traffic(echo.channelStats);
   await guest.terminate();
   await file?.close();
 
@@ -193,6 +208,7 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
       regionsVerified: result.regionsVerified,
       errors: st.errors + storage.stats.fatal,
       verifyFailures: st.verifyFailures,
+      host: storageTraffic,
     },
     echo: {
       requests: ec.ops,
@@ -205,6 +221,7 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
       },
       errors: ec.errors,
       verifyFailures: ec.verifyFailures,
+      host: echoTraffic,
     },
     guestWakeups: result.wakeups,
   };
@@ -240,18 +257,51 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
         summary.echo.verifyFailures === 0 ? 'yes' : `NO (${summary.echo.verifyFailures})`,
       ],
     ];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    const lines = rows.map((r) =>
-      r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '),
-    );
+    const ringRow = (name: string, t: typeof storageTraffic) => [
+      name,
+      `${t.packetsIn}/${t.packetsOut}`,
+      `${mb(t.bytesIn)}/${mb(t.bytesOut)}`,
+      String(t.interruptsSent),
+      String(t.interruptsSuppressed),
+      String(t.interruptsReceived),
+      `${(t.ringHighWaterBytes / 1024).toFixed(1)} KiB`,
+      String(t.ringFull),
+    ];
+    const ringRows = [
+      [
+        'host side of the rings',
+        'packets in/out',
+        'MB in/out',
+        'irq sent',
+        'irq suppressed',
+        'irq received',
+        'out ring high-water',
+        'ring full',
+      ],
+      ringRow('storage', storageTraffic),
+      ringRow('echo', echoTraffic),
+    ];
     io.out(
-      `${style.bold(`vmbus demo: ${summary.seconds} s, guest partition in a worker`)}\n${lines.join('\n')}\n`,
+      `${style.bold(`vmbus demo: ${summary.seconds} s, guest partition in a worker`)}\n${table(rows)}\n\n${table(ringRows)}\n`,
     );
     io.out(
       `${verified ? style.green('every device verified its data') : style.red('verification FAILED')}\n`,
     );
   }
   return verified ? 0 : 1;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '),
+    )
+    .join('\n');
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
 }
 
 function fmt(x: number): string {

@@ -18,7 +18,7 @@
  */
 
 import { BusError } from '../bus/bus-error.js';
-import type { ChannelPipe, PipeCloseReason } from '../bus/channel-pipe.js';
+import type { ChannelPipe, PipeCloseReason, PipeStats } from '../bus/channel-pipe.js';
 import type { GuestChannel, GuestOffer, VmbusGuest } from '../bus/vmbus-guest.js';
 import type { HostChannel, HostOffer, HostPartition, VmbusHost } from '../bus/vmbus-host.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
@@ -388,6 +388,7 @@ export class KmclChannel {
   private guestOffer: GuestOffer | null = null;
   private stopWatching: (() => void) | null = null;
   private pipe: ChannelPipe | null = null;
+  private lastPipe: ChannelPipe | null = null;
   private relid = 0;
 
   // Outgoing transactions.
@@ -466,6 +467,18 @@ export class KmclChannel {
   /** The channel id on the bus, once enabled (server) or opened (client); 0 before. */
   get channelId(): number {
     return this.relid;
+  }
+
+  /**
+   * Ring-level counters of the channel's current data path, or of the last
+   * one after it closed (packets and bytes each way, interrupts sent and
+   * suppressed, the outgoing ring's high-water mark); null before the first
+   * open.
+   *
+   * @returns the counters, or null
+   */
+  get pipeStats(): PipeStats | null {
+    return (this.pipe ?? this.lastPipe)?.stats ?? null;
   }
 
   /** The data path, while open. */
@@ -937,6 +950,7 @@ export class KmclChannel {
 
   private attach(pipe: ChannelPipe): void {
     this.pipe = pipe;
+    this.lastPipe = pipe;
     this.lifecycle = 'opened';
     this.failed = false;
     this.history.push('opened');
@@ -1465,6 +1479,8 @@ export class KmclChannel {
           p !== null;
           p = this.canDeliver() ? ring.read() : null
         ) {
+          pipe.stats.packetsReceived++;
+          pipe.stats.bytesReceived += p.payloadLength;
           if (p.type === PACKET_TYPE_COMPLETION) {
             this.takeCompletion(p.transactionIdLow, p.transactionIdHigh, p);
             continue;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type PipeStats, sumPipeStats } from '../../bus/channel-pipe.js';
 import type { HostPartition, VmbusHost } from '../../bus/vmbus-host.js';
 import type { KmclChannel } from '../../kmcl/kmcl-channel.js';
 import {
@@ -80,6 +81,15 @@ export class EchoVsp {
       }
       VmbChannelPacketFail(packet);
     });
+  }
+
+  /**
+   * Ring-level counters of the echo channel on the host side.
+   *
+   * @returns packets and bytes each way, interrupts, the ring high-water mark
+   */
+  get channelStats(): PipeStats {
+    return sumPipeStats([this.channel.pipeStats]);
   }
 
   /** Offers the channel and starts it. */

@@ -11,6 +11,7 @@
  */
 
 import { BusLog, type LogSink } from '../../bus/bus-log.js';
+import { type PipeStats, sumPipeStats } from '../../bus/channel-pipe.js';
 import type { HostPartition, VmbusHost } from '../../bus/vmbus-host.js';
 import { KmclChannel } from '../../kmcl/kmcl-channel.js';
 import {
@@ -144,6 +145,16 @@ export class StorageVsp {
     this.maxSubchannels = options.maxSubchannels ?? 4;
     this.log = new BusLog(options.log);
     this.disks = new Map(options.disks);
+  }
+
+  /**
+   * Ring-level counters of the controller's channels (primary and
+   * sub-channels) on the host side, added up.
+   *
+   * @returns packets and bytes each way, interrupts, the ring high-water mark
+   */
+  get channelStats(): PipeStats {
+    return sumPipeStats(this.channels.map((c) => c.pipeStats));
   }
 
   /** The LUNs served, in ascending order. */
