@@ -41,25 +41,64 @@ function examples(file: string): { line: number; code: string }[] {
   return out;
 }
 
-it('every @example in src/ type-checks against the package', () => {
-  const dir = join(repoRoot, '.tmp', 'tsdoc-examples');
+/**
+ * Writes every example of src/ into a fresh directory, one module each
+ * (top-level await allowed), through `render` (the source as-is, or
+ * transpiled), and says where each came from.
+ */
+function writeExamples(
+  dir: string,
+  ext: string,
+  render: (code: string) => string,
+): { name: string; where: string }[] {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const origin = new Map<string, string>();
+  const out: { name: string; where: string }[] = [];
   for (const file of sources(join(repoRoot, 'src'))) {
     for (const [i, ex] of examples(file).entries()) {
       const name = join(
         dir,
-        `${relative(join(repoRoot, 'src'), file).replace(/[/.]/g, '_')}_${i}.ts`,
+        `${relative(join(repoRoot, 'src'), file).replace(/[/.]/g, '_')}_${i}.${ext}`,
       );
-      // Each example is its own module; top-level await is allowed.
-      writeFileSync(name, `${ex.code}\nexport {};\n`);
-      files.push(name);
-      origin.set(name, `${relative(repoRoot, file)}:${ex.line}`);
+      writeFileSync(name, render(`${ex.code}\nexport {};\n`));
+      out.push({ name, where: `${relative(repoRoot, file)}:${ex.line}` });
     }
   }
-  assert.ok(files.length >= 20, `only ${files.length} examples found`);
+  assert.ok(out.length >= 20, `only ${out.length} examples found`);
+  return out;
+}
+
+/** The package's exports (root and `vmbus-kmcl/node`), aliases resolved, from the built .d.ts files. */
+function packageExports(): {
+  checker: ts.TypeChecker;
+  exports: { name: string; target: ts.Symbol }[];
+} {
+  const entries = ['index', 'node/index'].map((e) => join(repoRoot, 'dist', 'src', `${e}.d.ts`));
+  const program = ts.createProgram(entries, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: ['node'],
+    skipLibCheck: true,
+  });
+  const checker = program.getTypeChecker();
+  const exports: { name: string; target: ts.Symbol }[] = [];
+  for (const entry of entries) {
+    const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
+    assert.ok(module, entry);
+    for (const symbol of checker.getExportsOfModule(module)) {
+      const target =
+        symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+      exports.push({ name: symbol.name, target });
+    }
+  }
+  return { checker, exports };
+}
+
+it('every @example in src/ type-checks against the package', () => {
+  const jobs = writeExamples(join(repoRoot, '.tmp', 'tsdoc-examples'), 'ts', (code) => code);
+  const files = jobs.map((j) => j.name);
+  const origin = new Map(jobs.map((j) => [j.name, j.where]));
   console.log(`type-checking ${files.length} examples`);
   const program = ts.createProgram(files, {
     strict: true,
@@ -84,31 +123,15 @@ it('every @example in src/ type-checks against the package', () => {
 });
 
 it('every exported symbol of the package has a TSDoc summary and an @example', () => {
-  const entries = ['index', 'node/index'].map((e) => join(repoRoot, 'dist', 'src', `${e}.d.ts`));
-  const program = ts.createProgram(entries, {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    types: ['node'],
-    skipLibCheck: true,
-  });
-  const checker = program.getTypeChecker();
+  const { checker, exports } = packageExports();
   const missing: string[] = [];
-  let total = 0;
   const withoutExample: string[] = [];
-  for (const entry of entries) {
-    const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
-    assert.ok(module, entry);
-    for (const symbol of checker.getExportsOfModule(module)) {
-      total++;
-      const target =
-        symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-      if (ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '')
-        missing.push(symbol.name);
-      if (!target.getJsDocTags(checker).some((t) => t.name === 'example'))
-        withoutExample.push(symbol.name);
-    }
+  for (const { name, target } of exports) {
+    if (ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '')
+      missing.push(name);
+    if (!target.getJsDocTags(checker).some((t) => t.name === 'example')) withoutExample.push(name);
   }
+  const total = exports.length;
   assert.ok(total > 250, `only ${total} exports`);
   assert.deepEqual(missing, [], `exports without a summary: ${missing.join(', ')}`);
   assert.deepEqual(withoutExample, [], `exports without an @example: ${withoutExample.join(', ')}`);
@@ -137,24 +160,14 @@ it('every @example in src/ runs to completion without an error or a false check'
   // so a line "false" on stdout is a failed example; so is a non-zero exit,
   // anything on stderr, or not finishing within 20 s (an example must release
   // what it starts).
-  const dir = join(repoRoot, '.tmp', 'tsdoc-run');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const jobs: { name: string; where: string }[] = [];
-  for (const file of sources(join(repoRoot, 'src'))) {
-    for (const [i, ex] of examples(file).entries()) {
-      const name = join(
-        dir,
-        `${relative(join(repoRoot, 'src'), file).replace(/[/.]/g, '_')}_${i}.mjs`,
-      );
-      const js = ts.transpileModule(`${ex.code}\nexport {};\n`, {
+  const jobs = writeExamples(
+    join(repoRoot, '.tmp', 'tsdoc-run'),
+    'mjs',
+    (code) =>
+      ts.transpileModule(code, {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      }).outputText;
-      writeFileSync(name, js);
-      jobs.push({ name, where: `${relative(repoRoot, file)}:${ex.line}` });
-    }
-  }
-  assert.ok(jobs.length >= 20, `only ${jobs.length} examples found`);
+      }).outputText,
+  );
   const problems: string[] = [];
   let next = 0;
   const worker = async () => {
@@ -171,15 +184,7 @@ it('every @example in src/ runs to completion without an error or a false check'
 });
 
 it('every exported function and public method documents each parameter and its result', () => {
-  const entries = ['index', 'node/index'].map((e) => join(repoRoot, 'dist', 'src', `${e}.d.ts`));
-  const program = ts.createProgram(entries, {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    types: ['node'],
-    skipLibCheck: true,
-  });
-  const checker = program.getTypeChecker();
+  const { exports } = packageExports();
   const incomplete: string[] = [];
   let checked = 0;
   const check = (name: string, decl: ts.SignatureDeclaration) => {
@@ -197,20 +202,14 @@ it('every exported function and public method documents each parameter and its r
     if (missing.length > 0) incomplete.push(`${name}: @param ${missing.join(', ')}`);
     if (returnsValue && !hasReturns) incomplete.push(`${name}: @returns`);
   };
-  for (const entry of entries) {
-    const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
-    assert.ok(module, entry);
-    for (const symbol of checker.getExportsOfModule(module)) {
-      const target =
-        symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-      for (const decl of target.declarations ?? []) {
-        if (ts.isFunctionDeclaration(decl)) check(symbol.name, decl);
-        if (!ts.isClassDeclaration(decl)) continue;
-        for (const member of decl.members) {
-          if (!ts.isMethodDeclaration(member) && !ts.isConstructorDeclaration(member)) continue;
-          if (ts.getCombinedModifierFlags(member) & ts.ModifierFlags.Private) continue;
-          check(`${symbol.name}.${member.name?.getText() ?? 'constructor'}`, member);
-        }
+  for (const { name, target } of exports) {
+    for (const decl of target.declarations ?? []) {
+      if (ts.isFunctionDeclaration(decl)) check(name, decl);
+      if (!ts.isClassDeclaration(decl)) continue;
+      for (const member of decl.members) {
+        if (!ts.isMethodDeclaration(member) && !ts.isConstructorDeclaration(member)) continue;
+        if (ts.getCombinedModifierFlags(member) & ts.ModifierFlags.Private) continue;
+        check(`${name}.${member.name?.getText() ?? 'constructor'}`, member);
       }
     }
   }

@@ -109,7 +109,18 @@ export interface PipeStats {
  * ```
  */
 export function sumPipeStats(all: readonly (PipeStats | null)[]): PipeStats {
-  const total: PipeStats = {
+  const total = zeroStats();
+  for (const s of all) {
+    if (!s) continue;
+    for (const key of Object.keys(total) as (keyof PipeStats)[]) {
+      total[key] = key === 'ringHighWater' ? Math.max(total[key], s[key]) : total[key] + s[key];
+    }
+  }
+  return total;
+}
+
+function zeroStats(): PipeStats {
+  return {
     packetsSent: 0,
     bytesSent: 0,
     packetsReceived: 0,
@@ -120,19 +131,6 @@ export function sumPipeStats(all: readonly (PipeStats | null)[]): PipeStats {
     ringFull: 0,
     ringHighWater: 0,
   };
-  for (const s of all) {
-    if (!s) continue;
-    total.packetsSent += s.packetsSent;
-    total.bytesSent += s.bytesSent;
-    total.packetsReceived += s.packetsReceived;
-    total.bytesReceived += s.bytesReceived;
-    total.interruptsSent += s.interruptsSent;
-    total.interruptsSuppressed += s.interruptsSuppressed;
-    total.interruptsReceived += s.interruptsReceived;
-    total.ringFull += s.ringFull;
-    total.ringHighWater = Math.max(total.ringHighWater, s.ringHighWater);
-  }
-  return total;
 }
 
 /**
@@ -156,17 +154,7 @@ export class ChannelPipe {
   /** Ring this side reads. */
   readonly incoming: IncomingRing;
   /** Counters. */
-  readonly stats: PipeStats = {
-    packetsSent: 0,
-    bytesSent: 0,
-    packetsReceived: 0,
-    bytesReceived: 0,
-    interruptsSent: 0,
-    interruptsSuppressed: 0,
-    interruptsReceived: 0,
-    ringFull: 0,
-    ringHighWater: 0,
-  };
+  readonly stats: PipeStats = zeroStats();
   /**
    * Called when the peer signalled and packets may be waiting. The default
    * drains into {@link ChannelPipe.onPacket}.
