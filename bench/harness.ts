@@ -4,6 +4,7 @@
  * beside its baseline in the same run, and reported as a ratio to it.
  */
 
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -82,6 +83,23 @@ export function summarize(name: string, runs: Run[], payloadBytes: number): Resu
  *
  * @returns a one-line description
  */
+/**
+ * CPU time the hypervisor gave to other guests ("steal") and all CPU time,
+ * in clock ticks since boot, from /proc/stat; null where it does not exist.
+ *
+ * @returns the two counters, or null off Linux
+ */
+export function stealTicks(): { steal: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    if (fields.length < 8 || fields.some((x) => !Number.isFinite(x))) return null;
+    return { steal: fields[7]!, total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `node ${process.version} (V8 ${process.versions.v8}), ${cpus().length} x ${cpu}, ${process.platform}/${process.arch}`;

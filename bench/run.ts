@@ -6,7 +6,7 @@
 
 import { parseArgs } from 'node:util';
 import { runBusBench } from './bus-bench.js';
-import { type BenchOptions, machine, type Result } from './harness.js';
+import { type BenchOptions, machine, type Result, stealTicks } from './harness.js';
 import { runKmclBench } from './kmcl-bench.js';
 import { runRingBench } from './ring-bench.js';
 import { runStorageBench } from './storage-bench.js';
@@ -75,6 +75,7 @@ const report = (r: Result) => {
   );
 };
 
+const stealBefore = stealTicks();
 await runRingBench(want, opts, report);
 // The interrupt-path case is compared with the ring-only figure of this run.
 if (
@@ -86,4 +87,12 @@ if (
 await runBusBench(want, opts, report, ringWorkers64);
 await runKmclBench(want, opts, report, ringWorkers64);
 await runStorageBench(want, opts, report);
+const stealAfter = stealTicks();
+if (stealBefore && stealAfter && !values.json) {
+  // On a shared virtual machine, time taken by other guests makes the
+  // cross-thread cases (which need both cores at once) noisy: say how much.
+  const share =
+    (stealAfter.steal - stealBefore.steal) / Math.max(1, stealAfter.total - stealBefore.total);
+  process.stdout.write(`\nCPU steal during this run: ${(share * 100).toFixed(1)}%\n`);
+}
 process.exit(0);

@@ -302,6 +302,8 @@ export const KMCL_DEFAULTS = {
 } as const;
 
 const SEND_SLOT_LIMIT = 0xffff;
+/** Packets a pump writes before publishing them (one index store, at most one interrupt). */
+const PUBLISH_BATCH = 16;
 const FIRST_MMIO = 0xf000_0000n;
 
 let serials = 0;
@@ -407,6 +409,8 @@ export class KmclChannel {
   private outstanding = 0;
   private readonly redeliver: KmclIncoming[] = [];
   private pumping = false;
+  /** Packets written during a pump and not yet published (see {@link KmclChannel.emit}). */
+  private unpublished = 0;
   private pumpScheduled = false;
   private quotaBlocked = false;
   private suspendWaiters: (() => void)[] = [];
@@ -1358,10 +1362,8 @@ export class KmclChannel {
     const ext = packet.external ? this.externalHeader(packet.external) : undefined;
     const type = ext ? PACKET_TYPE_GPA_DIRECT : PACKET_TYPE_IN_BAND;
     const flags = waits ? PACKET_FLAG_COMPLETION_REQUESTED : 0;
-    const ok = ext
-      ? pipe.send(type, flags, packet.slot, packet.generation, payload, ext)
-      : pipe.send(type, flags, packet.slot, packet.generation, payload);
-    if (!ok) return false;
+    if (!this.emit(pipe, type, flags, packet.slot, packet.generation, payload, ext ?? EMPTY))
+      return false;
     this.stats.packetsSent++;
     if ((packet.sendFlags & VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION) !== 0 || ext) {
       packet.state = PACKET_STATE.AWAITING_COMPLETION;
@@ -1375,7 +1377,7 @@ export class KmclChannel {
     if (!this.started || !this.pipe) return;
     while (this.pendingCompletions.length > 0) {
       const c = this.pendingCompletions[0]!;
-      if (!this.pipe.send(PACKET_TYPE_COMPLETION, 0, c.idLow, c.idHigh, c.data))
+      if (!this.emit(this.pipe, PACKET_TYPE_COMPLETION, 0, c.idLow, c.idHigh, c.data, EMPTY))
         return this.waitForRingSpace();
       this.pendingCompletions.shift();
       this.stats.completionsSent++;
@@ -1391,6 +1393,41 @@ export class KmclChannel {
       this.sendQueue.shift();
       packet.queuedPayload = null;
     }
+  }
+
+  /**
+   * Writes one packet. Inside a pump (a process-packet callback completing,
+   * a completion routine sending again) packets are published
+   * {@link PUBLISH_BATCH} at a time and at the end of the pump's pass: one
+   * index store and at most one interrupt for the lot (spec §1.8), while
+   * the peer can already work on the first ones; elsewhere a packet is
+   * published at once. A full ring publishes what is pending first, so the peer can
+   * drain it and the caller may wait for space.
+   */
+  private emit(
+    pipe: ChannelPipe,
+    type: number,
+    flags: number,
+    idLow: number,
+    idHigh: number,
+    payload: Uint8Array,
+    ext: Uint8Array,
+  ): boolean {
+    if (!pipe.write(type, flags, idLow, idHigh, payload, ext)) {
+      this.publish(pipe);
+      return false;
+    }
+    if (this.pumping && ++this.unpublished < PUBLISH_BATCH) return true;
+    this.unpublished = 0;
+    pipe.flush();
+    return true;
+  }
+
+  /** Publishes packets written during a pump. */
+  private publish(pipe: ChannelPipe): void {
+    if (this.unpublished === 0) return;
+    this.unpublished = 0;
+    if (pipe.isOpen) pipe.flush();
   }
 
   private waitForRingSpace(): void {
@@ -1520,6 +1557,7 @@ export class KmclChannel {
           this.stats.packetsReceived++;
           batch += this.deliver(token);
         }
+        this.publish(pipe);
         if (ring.commitRead()) pipe.notifyPeer();
         if (this.started && this.outstanding >= this.transactionQuota) this.quotaBlocked = true;
         if (!this.canDeliver() || !ring.unmaskInterrupts()) break;
@@ -1529,6 +1567,7 @@ export class KmclChannel {
       pipe.close('corrupt', e instanceof Error ? e : undefined);
     } finally {
       this.pumping = false;
+      this.publish(pipe);
     }
     if (batch > 0) {
       this.stats.batches++;
@@ -1611,7 +1650,7 @@ export class KmclChannel {
             : buffer.subarray(0, length);
       if (
         this.pendingCompletions.length === 0 &&
-        this.pipe.send(PACKET_TYPE_COMPLETION, 0, token.idLow, token.idHigh, data)
+        this.emit(this.pipe, PACKET_TYPE_COMPLETION, 0, token.idLow, token.idHigh, data, EMPTY)
       ) {
         this.stats.completionsSent++;
       } else {
