@@ -403,6 +403,7 @@ export class KmclChannel {
   private readonly lookaside: KmclPacket[] = [];
   private readonly completionScratch = new Uint8Array(KMCL_RING_MTU);
   private extScratch = new Uint8Array(64);
+  private extView = new DataView(this.extScratch.buffer);
 
   // Incoming packets.
   private readonly tokenPool: KmclIncoming[] = [];
@@ -1246,6 +1247,35 @@ export class KmclChannel {
   }
 
   private checkExternal(external: ExternalData): void {
+    if (external.kind === 'transfer-pages') {
+      const { setId, count } = external;
+      if (!Number.isInteger(setId) || setId < 0 || setId > 0xffff)
+        throw new KmclError(
+          NTSTATUS.STATUS_INVALID_PARAMETER_4,
+          `Transfer page set id ${setId} does not fit in 16 bits`,
+        );
+      if (
+        !Number.isInteger(count) ||
+        count < 1 ||
+        count > external.byteCount.length ||
+        count > external.byteOffset.length ||
+        16 + 8 + 8 * count > 0x7f8
+      )
+        throw new KmclError(
+          NTSTATUS.STATUS_INVALID_PARAMETER_4,
+          `Transfer page range count ${count} is not in 1..${Math.min(external.byteCount.length, 253)}`,
+        );
+      for (let i = 0; i < count; i++) {
+        const n = external.byteCount[i]!;
+        const at = external.byteOffset[i]!;
+        if (!(n > 0 && n <= 0xffff_ffff && at >= 0 && at + n <= 0x1_0000_0000))
+          throw new KmclError(
+            NTSTATUS.STATUS_INVALID_PARAMETER_4,
+            `Transfer page range ${i} (${at}+${n}) does not fit in 32 bits or is empty`,
+          );
+      }
+      return;
+    }
     if (external.kind === 'mdl') {
       if (external.chain.length === 0 || external.chain.length > this.maximumExternalChain) {
         throw new KmclError(
@@ -1300,6 +1330,22 @@ export class KmclChannel {
 
   /** Encodes the GPA-direct header of a packet's external data into the scratch buffer. */
   private externalHeader(external: ExternalData): Uint8Array {
+    if (external.kind === 'transfer-pages') {
+      // Written field by field into the reused scratch: nothing allocated per packet.
+      const size = 8 + 8 * external.count;
+      if (this.extScratch.length < size) {
+        this.extScratch = new Uint8Array(size);
+        this.extView = new DataView(this.extScratch.buffer);
+      }
+      const view = this.extView;
+      view.setUint32(0, external.setId, true);
+      view.setUint32(4, external.count, true);
+      for (let i = 0; i < external.count; i++) {
+        view.setUint32(8 + 8 * i, external.byteCount[i]!, true);
+        view.setUint32(12 + 8 * i, external.byteOffset[i]!, true);
+      }
+      return this.extScratch.subarray(0, size);
+    }
     const ranges: { byteCount: number; byteOffset: number; pfns: readonly number[] }[] = [];
     if (external.kind === 'pfns') {
       ranges.push({
@@ -1360,7 +1406,11 @@ export class KmclChannel {
     if (!pipe) return false;
     const waits = packet.slot !== 0;
     const ext = packet.external ? this.externalHeader(packet.external) : undefined;
-    const type = ext ? PACKET_TYPE_GPA_DIRECT : PACKET_TYPE_IN_BAND;
+    const type = !ext
+      ? PACKET_TYPE_IN_BAND
+      : packet.external?.kind === 'transfer-pages'
+        ? PACKET_TYPE_TRANSFER_PAGES
+        : PACKET_TYPE_GPA_DIRECT;
     const flags = waits ? PACKET_FLAG_COMPLETION_REQUESTED : 0;
     if (!this.emit(pipe, type, flags, packet.slot, packet.generation, payload, ext ?? EMPTY))
       return false;
@@ -1537,8 +1587,17 @@ export class KmclChannel {
           token.idHigh = p.transactionIdHigh;
           token.flags = 0;
           token.rangeCount = 0;
+          token.transferPageSetId = -1;
           token.pendingRetries = 0;
-          if (p.type === PACKET_TYPE_GPA_DIRECT) {
+          if (p.type === PACKET_TYPE_TRANSFER_PAGES) {
+            const r = p.ranges;
+            token.transferPageSetId = r.transferPageSetId;
+            token.rangeCount = r.count;
+            for (let i = 0; i < r.count; i++) {
+              token.rangeByteCount[i] = r.byteCount[i]!;
+              token.rangeByteOffset[i] = r.byteOffset[i]!;
+            }
+          } else if (p.type === PACKET_TYPE_GPA_DIRECT) {
             token.flags = VMBUS_CHANNEL_PROCESS_PACKET_FLAG_EXTERNAL_DATA;
             const r = p.ranges;
             token.rangeCount = r.count;
@@ -1729,10 +1788,10 @@ export class KmclChannel {
         `Unknown flags 0x${flags.toString(16)}`,
       );
     }
-    if (token.rangeCount === 0)
+    if (token.rangeCount === 0 || token.transferPageSetId >= 0)
       throw new KmclError(
         NTSTATUS.STATUS_INVALID_DEVICE_REQUEST,
-        'The packet carries no external data',
+        'The packet carries no external data (transfer-page ranges point into a buffer the receiver owns)',
       );
     if (
       this.simulatePagedOutExternalData &&

@@ -72,6 +72,12 @@ export class KmclIncoming {
   rangeByteCount: number[] = [];
   rangeByteOffset: number[] = [];
   rangePfns: number[][] = [];
+  /**
+   * The transfer page set id of a transfer-page packet (type 7), whose
+   * ranges (byte offset and count in that set, no PFNs) are in
+   * `rangeByteOffset`/`rangeByteCount`; -1 for any other packet.
+   */
+  transferPageSetId = -1;
   /** Times GetExternalData answered STATUS_PENDING for this packet. */
   pendingRetries = 0;
   /** The driver's per-packet context area (VmbChannelInitSetClientContextSize). */

@@ -104,7 +104,22 @@ export type ExternalData =
       length: number;
       forceLength: boolean;
     }
-  | { kind: 'pfns'; pfns: readonly number[]; count: number };
+  | { kind: 'pfns'; pfns: readonly number[]; count: number }
+  | {
+      /**
+       * A transfer-page packet (type 7, spec vmbus-wire §2): ranges of a
+       * buffer the receiver shared earlier (netvsc's receive buffer), named
+       * by its transfer page set id. An extension of this library: the
+       * KMCL has no public routine for it; hosts use it to deliver frames.
+       * The first `count` entries of `byteCount`/`byteOffset` are sent, so
+       * a caller can reuse one object and its arrays for every send.
+       */
+      kind: 'transfer-pages';
+      setId: number;
+      count: number;
+      byteCount: ArrayLike<number>;
+      byteOffset: ArrayLike<number>;
+    };
 
 /**
  * One outgoing packet object.
