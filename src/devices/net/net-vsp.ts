@@ -698,7 +698,7 @@ export class NetVsp implements SwitchPort {
     }
     if (length < 8) return fail('RNDIS_TOO_SMALL', `an RNDIS stream of ${length} bytes`);
     const first = this.streamView.getUint32(0, true);
-    if (first === RNDIS_MSG.PACKET) return this.onFrames(channel, token, length, fail);
+    if (first === RNDIS_MSG.PACKET) return this.onFrames(channel, token, length);
     if (!primary)
       return fail('RNDIS_CONTROL_ON_SUBCHANNEL', 'an RNDIS control message on a subchannel');
     // Control: the NVSP completion first, the reply later in a receive slot (spec §6.4).
@@ -707,31 +707,30 @@ export class NetVsp implements SwitchPort {
     if (reply) this.queueControl(reply);
   }
 
-  private onFrames(
-    channel: KmclChannel,
-    token: KmclIncoming,
-    length: number,
-    fail: (code: string, reason: string) => void,
-  ): void {
+  private onFrames(channel: KmclChannel, token: KmclIncoming, length: number): void {
     const v = this.streamView;
     const tx = this.txRecord(channel, token);
+    // On any error the send completes with status 2 once no port holds its frames (spec §8.1 item 16).
+    const bad = (code: string, reason: string) => {
+      this.violation(code, reason);
+      this.stats.failedSends++;
+      tx.status = NVSP_STATUS.FAILURE;
+      this.releaseTx(tx);
+    };
     let at = 0;
     let frames = 0;
     while (at < length) {
       if (length - at < RNDIS_PACKET_HEADER) {
-        this.releaseTx(tx);
-        return fail('RNDIS_TOO_SMALL', `a PACKET_MSG header cut at ${length - at} bytes`);
+        return bad('RNDIS_TOO_SMALL', `a PACKET_MSG header cut at ${length - at} bytes`);
       }
       const type = v.getUint32(at, true);
       const msgLen = v.getUint32(at + 4, true);
       if (type !== RNDIS_MSG.PACKET) {
-        this.releaseTx(tx);
-        return fail('RNDIS_NOT_PACKET', `message type 0x${type.toString(16)} after a PACKET_MSG`);
+        return bad('RNDIS_NOT_PACKET', `message type 0x${type.toString(16)} after a PACKET_MSG`);
       }
       // Bounded by the message's own msg_len (stricter than openvmm, spec §8.1).
       if (msgLen < RNDIS_PACKET_HEADER || msgLen > length - at) {
-        this.releaseTx(tx);
-        return fail('RNDIS_BAD_LENGTH', `msg_len ${msgLen} at ${at} of a ${length}-byte stream`);
+        return bad('RNDIS_BAD_LENGTH', `msg_len ${msgLen} at ${at} of a ${length}-byte stream`);
       }
       const dataOffset = v.getUint32(at + 8, true);
       const dataLen = v.getUint32(at + 12, true);
@@ -741,16 +740,13 @@ export class NetVsp implements SwitchPort {
       const ppiLen = v.getUint32(at + 32, true);
       const body = msgLen - 8;
       if (oob !== 0 || v.getUint32(at + 36, true) !== 0) {
-        this.releaseTx(tx);
-        return fail('RNDIS_UNSUPPORTED', 'out-of-band data or a VC handle in a PACKET_MSG');
+        return bad('RNDIS_UNSUPPORTED', 'out-of-band data or a VC handle in a PACKET_MSG');
       }
       if (dataLen === 0 || dataOffset < 36 || dataOffset > body || dataLen > body - dataOffset) {
-        this.releaseTx(tx);
-        return fail('RNDIS_BAD_DATA', `data ${dataOffset}+${dataLen} outside a ${body}-byte body`);
+        return bad('RNDIS_BAD_DATA', `data ${dataOffset}+${dataLen} outside a ${body}-byte body`);
       }
       if (ppiLen !== 0 && (ppiOffset < 36 || ppiOffset > body || ppiLen > body - ppiOffset)) {
-        this.releaseTx(tx);
-        return fail(
+        return bad(
           'RNDIS_BAD_PPI',
           `per-packet info ${ppiOffset}+${ppiLen} outside a ${body}-byte body`,
         );
