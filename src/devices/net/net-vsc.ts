@@ -200,6 +200,11 @@ export class NetVsc {
     return this.queues.length;
   }
 
+  /** The host's send indirection table (16 queue indexes, spec §1.4), once received. */
+  get sendTable(): readonly number[] | null {
+    return this.indirection ? [...this.indirection] : null;
+  }
+
   /** Send-buffer sections free now (sends that would not wait). */
   get freeSendSlots(): number {
     return this.freeSections.length;

@@ -279,6 +279,15 @@ export class NetVsp implements SwitchPort {
     return sumPipeStats(this.channels.map((c) => c.pipeStats));
   }
 
+  /**
+   * Ring-level counters per queue (primary first), host side.
+   *
+   * @returns one entry per channel; null for one that never opened
+   */
+  get queueStats(): (PipeStats | null)[] {
+    return this.channels.map((c) => c.pipeStats);
+  }
+
   /** Offers the NIC (its primary channel) and plugs it into the switch. */
   start(): void {
     this.addChannel(0);
@@ -327,9 +336,8 @@ export class NetVsp implements SwitchPort {
     channel.initSetStateChangeCallbacks({
       Version: 1,
       Size: 48,
-      EvtChannelOpened: () => {
-        if (index > 0) queueMicrotask(() => this.maybeSendIndirectionTable());
-        return NTSTATUS.STATUS_SUCCESS;
+      EvtChannelPostStarted: () => {
+        if (index > 0) this.maybeSendIndirectionTable();
       },
       EvtChannelClosed: () => {
         if (index === 0) this.reset();
