@@ -79,11 +79,6 @@ export function summarize(name: string, runs: Run[], payloadBytes: number): Resu
 }
 
 /**
- * The machine line: Node version, CPU model and count.
- *
- * @returns a one-line description
- */
-/**
  * CPU time the hypervisor gave to other guests ("steal") and all CPU time,
  * in clock ticks since boot, from /proc/stat; null where it does not exist.
  *
@@ -100,6 +95,11 @@ export function stealTicks(): { steal: number; total: number } | null {
   }
 }
 
+/**
+ * The machine line: Node version, CPU model and count.
+ *
+ * @returns a one-line description
+ */
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `node ${process.version} (V8 ${process.versions.v8}), ${cpus().length} x ${cpu}, ${process.platform}/${process.arch}`;

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { runBusBench } from './bus-bench.js';
 import { type BenchOptions, machine, type Result, stealTicks } from './harness.js';
 import { runKmclBench } from './kmcl-bench.js';
+import { runNetBench } from './net-bench.js';
 import { runRingBench } from './ring-bench.js';
 import { runStorageBench } from './storage-bench.js';
 
@@ -79,13 +80,16 @@ const stealBefore = stealTicks();
 await runRingBench(want, opts, report);
 // The interrupt-path case is compared with the ring-only figure of this run.
 if (
-  (want('bus/channel/workers/64B') || want('kmcl/round-trip/workers/64B')) &&
+  (want('bus/channel/workers/64B') ||
+    want('kmcl/round-trip/workers/64B') ||
+    want('net/guest-to-guest/64B')) &&
   ringWorkers64 === undefined
 ) {
   await runRingBench((n) => n === 'ring/workers/64B', opts, report);
 }
 await runBusBench(want, opts, report, ringWorkers64);
 await runKmclBench(want, opts, report, ringWorkers64);
+await runNetBench(want, opts, report, ringWorkers64);
 await runStorageBench(want, opts, report);
 const stealAfter = stealTicks();
 if (stealBefore && stealAfter && !values.json) {

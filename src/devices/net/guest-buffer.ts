@@ -10,6 +10,8 @@
 import type { MemoryDescriptor } from '../../memory/memory-descriptor.js';
 
 const PAGE = 4096;
+/** Copies up to this many bytes go byte by byte: no view object for the small ones. */
+const SMALL = 64;
 
 /**
  * A page-aligned guest buffer made of whole pages (spec nvsp.md §4.1 step 1:
@@ -94,7 +96,9 @@ export class GuestBuffer {
     if (dstOffset < 0 || dstOffset + length > dst.length)
       throw new RangeError(`${length} bytes do not fit in the destination at ${dstOffset}`);
     if (this.view) {
-      dst.set(this.view.subarray(offset, offset + length), dstOffset);
+      if (length <= SMALL)
+        for (let i = 0; i < length; i++) dst[dstOffset + i] = this.view[offset + i]!;
+      else dst.set(this.view.subarray(offset, offset + length), dstOffset);
       return;
     }
     let at = offset;
@@ -128,7 +132,9 @@ export class GuestBuffer {
     if (srcOffset < 0 || srcOffset + length > src.length)
       throw new RangeError(`${length} bytes are not in the source at ${srcOffset}`);
     if (this.view) {
-      this.view.set(src.subarray(srcOffset, srcOffset + length), offset);
+      if (length <= SMALL)
+        for (let i = 0; i < length; i++) this.view[offset + i] = src[srcOffset + i]!;
+      else this.view.set(src.subarray(srcOffset, srcOffset + length), offset);
       return;
     }
     let at = offset;

@@ -22,6 +22,7 @@ import { VmbusError } from '../../status/vmbus-error.js';
 import { GuestBuffer } from './guest-buffer.js';
 import {
   encodeNvsp,
+  encodeNvsp3,
   formatMac,
   NETVSC_RECEIVE_BUFFER_ID,
   NETVSC_SEND_BUFFER_ID,
@@ -156,6 +157,7 @@ export class NetVsc {
   private readonly scratch: Uint8Array;
   private readonly scratchView: DataView;
   private readonly message = new Uint8Array(40);
+  private readonly messageView = new DataView(this.message.buffer);
   private readonly done = new Uint8Array(8);
   private readonly doneView = new DataView(this.done.buffer);
   private indirection: Uint32Array | null = null;
@@ -511,19 +513,20 @@ export class NetVsc {
     if (section === undefined) return false;
     const at = section * this.sectionSize;
     const total = RNDIS_PACKET_HEADER + frame.length;
-    writeRndisPacketHeader(this.scratch, 0, frame.length, total);
+    writeRndisPacketHeader(this.scratch, 0, frame.length, total, this.scratchView);
     this.send_.write(at, this.scratch, 0, RNDIS_PACKET_HEADER);
     this.send_.write(at + RNDIS_PACKET_HEADER, frame, 0, frame.length);
     const q = this.txQueue(frame);
     const channel = this.queues[q]!;
     const packet = this.sectionPackets[q]![section]!;
     const gpa = this.options.sendMode === 'gpa-direct';
-    encodeNvsp(
+    encodeNvsp3(
       this.message,
       NVSP_MSG.SEND_RNDIS_PKT,
       0,
       gpa ? NVSP_NO_SECTION : section,
       gpa ? 0 : total,
+      this.messageView,
     );
     let external: ExternalData | null = null;
     if (gpa) {

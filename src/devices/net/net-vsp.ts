@@ -26,6 +26,7 @@ import { NTSTATUS } from '../../status/ntstatus.js';
 import { GuestBuffer } from './guest-buffer.js';
 import {
   encodeNvsp,
+  encodeNvsp3,
   formatMac,
   NIC_INTERFACE_TYPE,
   NVSP_MSG,
@@ -208,8 +209,11 @@ export class NetVsp implements SwitchPort {
   private readonly stream = new Uint8Array(MAX_STREAM);
   private readonly streamView = new DataView(this.stream.buffer);
   private readonly reply = new Uint8Array(40);
+  private readonly replyView = new DataView(this.reply.buffer);
   private readonly rxMessage = new Uint8Array(40);
+  private readonly rxView = new DataView(this.rxMessage.buffer);
   private readonly header = new Uint8Array(RNDIS_PACKET_HEADER);
+  private readonly headerView = new DataView(this.header.buffer);
   private nextChannel = 0;
   private readonly drainNow = () => {
     this.drainScheduled = false;
@@ -808,7 +812,7 @@ export class NetVsp implements SwitchPort {
     tx.channel = null;
     this.txPool.push(tx);
     if (!channel || !token || token.state === 'completed' || token.state === 'free') return;
-    encodeNvsp(this.reply, NVSP_MSG.SEND_RNDIS_PKT_COMPLETE, tx.status);
+    encodeNvsp3(this.reply, NVSP_MSG.SEND_RNDIS_PKT_COMPLETE, tx.status, 0, 0, this.replyView);
     try {
       channel.completePacket(token, this.reply, nvspMessageSize(this.version));
     } catch {
@@ -1090,7 +1094,13 @@ export class NetVsp implements SwitchPort {
         const length = this.queueLength[q]!;
         const slot = this.freeData.pop()!;
         const offset = slot * this.slotSize;
-        writeRndisPacketHeader(this.header, 0, length, RNDIS_PACKET_HEADER + length);
+        writeRndisPacketHeader(
+          this.header,
+          0,
+          length,
+          RNDIS_PACKET_HEADER + length,
+          this.headerView,
+        );
         recv.write(offset, this.header, 0, RNDIS_PACKET_HEADER);
         recv.write(offset + RNDIS_PACKET_HEADER, this.queueBytes, q * MAX_MTU, length);
         rx.slots[rx.count] = slot;
@@ -1123,7 +1133,14 @@ export class NetVsp implements SwitchPort {
   private sendReceive(channel: KmclChannel, rx: RxRecord, channelType: number): void {
     rx.external.setId = this.recvId;
     rx.external.count = rx.count;
-    encodeNvsp(this.rxMessage, NVSP_MSG.SEND_RNDIS_PKT, channelType, NVSP_NO_SECTION, 0);
+    encodeNvsp3(
+      this.rxMessage,
+      NVSP_MSG.SEND_RNDIS_PKT,
+      channelType,
+      NVSP_NO_SECTION,
+      0,
+      this.rxView,
+    );
     const packet = channel.allocatePacket();
     packet.pointer = rx;
     packet.completionRoutine = this.receiveCompleted;

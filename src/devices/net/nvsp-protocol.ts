@@ -313,6 +313,41 @@ export function encodeNvsp(dst: Uint8Array, type: number, ...fields: number[]): 
 }
 
 /**
+ * {@link encodeNvsp} for the frame path: the type and three fields, the
+ * rest of `dst` zeroed, nothing allocated.
+ *
+ * @param dst - the message bytes (at least 16; its whole length is written)
+ * @param type - NVSP message type
+ * @param a - u32 at offset 4
+ * @param b - u32 at offset 8
+ * @param c - u32 at offset 12
+ * @param view - a DataView over exactly `dst`, kept by the caller so nothing is allocated
+ *
+ * @example
+ * ```ts
+ * import { encodeNvsp3, NVSP_MSG } from 'vmbus-kmcl';
+ * const m = new Uint8Array(40);
+ * encodeNvsp3(m, NVSP_MSG.SEND_RNDIS_PKT, 0, 3, 104);
+ * console.log(m[0], m[8], m[12]); // 107 3 104
+ * ```
+ */
+export function encodeNvsp3(
+  dst: Uint8Array,
+  type: number,
+  a: number,
+  b: number,
+  c: number,
+  view: DataView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength),
+): void {
+  const o = 0;
+  view.setUint32(o, type, true);
+  view.setUint32(o + 4, a >>> 0, true);
+  view.setUint32(o + 8, b >>> 0, true);
+  view.setUint32(o + 12, c >>> 0, true);
+  for (let p = 16; p + 4 <= dst.length; p += 4) view.setUint32(o + p, 0, true);
+}
+
+/**
  * Writes the 44-byte RNDIS PACKET_MSG header of a frame with no per-packet
  * info, tight layout (spec nvsp.md §6.7, §9 B1).
  *
@@ -320,6 +355,7 @@ export function encodeNvsp(dst: Uint8Array, type: number, ...fields: number[]): 
  * @param offset - where the message starts
  * @param frameLength - frame bytes that follow the header
  * @param messageLength - msg_len (header + frame + any padding)
+ * @param view - a DataView over exactly `dst`, kept by the caller so nothing is allocated
  *
  * @example
  * ```ts
@@ -334,15 +370,18 @@ export function writeRndisPacketHeader(
   offset: number,
   frameLength: number,
   messageLength: number,
+  view: DataView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength),
 ): void {
-  const view = new DataView(dst.buffer, dst.byteOffset + offset, RNDIS_PACKET_HEADER);
-  view.setUint32(0, RNDIS_MSG.PACKET, true);
-  view.setUint32(4, messageLength, true);
-  view.setUint32(8, 36, true);
-  view.setUint32(12, frameLength, true);
-  for (let p = 16; p < 28; p += 4) view.setUint32(p, 0, true);
-  view.setUint32(28, 36, true);
-  for (let p = 32; p < 44; p += 4) view.setUint32(p, 0, true);
+  if (offset < 0 || offset + RNDIS_PACKET_HEADER > dst.length)
+    throw new RangeError(`A PACKET_MSG header at ${offset} does not fit in ${dst.length} bytes`);
+  const o = offset;
+  view.setUint32(o, RNDIS_MSG.PACKET, true);
+  view.setUint32(o + 4, messageLength, true);
+  view.setUint32(o + 8, 36, true);
+  view.setUint32(o + 12, frameLength, true);
+  for (let p = 16; p < 28; p += 4) view.setUint32(o + p, 0, true);
+  view.setUint32(o + 28, 36, true);
+  for (let p = 32; p < 44; p += 4) view.setUint32(o + p, 0, true);
 }
 
 /**
