@@ -12,7 +12,10 @@ import { guestFromWorkerData } from '../src/node/guest-worker.js';
 import { nowNs } from './harness.js';
 
 const port = parentPort!;
-const { guest, pump } = guestFromWorkerData({ log: () => {}, spin: Number(process.env.NET_SPIN ?? 0) });
+const { guest, pump } = guestFromWorkerData({
+  log: () => {},
+  spin: Number(process.env.NET_SPIN ?? 0),
+});
 await guest.connect();
 await guest.requestOffers();
 let want = 0;
@@ -36,7 +39,8 @@ port.on('message', async (m: { send?: number; expect?: number; size: number; pee
       arrived = r;
     });
     port.postMessage({ t1: nowNs() });
-    if (process.env.VMBUS_BENCH_TRACE) console.error("receiver", pump.wakeups, pump.spinHits, nic.stats);
+    if (process.env.VMBUS_BENCH_TRACE)
+      console.error('receiver', pump.wakeups, pump.spinHits, nic.stats);
     return;
   }
   const frame = new Uint8Array(m.size);
@@ -49,5 +53,6 @@ port.on('message', async (m: { send?: number; expect?: number; size: number; pee
     while (!nic.sendFrame(frame)) await nic.whenWritable();
   }
   port.postMessage({ t0 });
-  if (process.env.VMBUS_BENCH_TRACE) console.error("sender", pump.wakeups, pump.spinHits, nic.stats);
+  if (process.env.VMBUS_BENCH_TRACE)
+    console.error('sender', pump.wakeups, pump.spinHits, nic.stats);
 });
