@@ -20,7 +20,7 @@ function vmbus(...args: string[]) {
 }
 
 describe('vmbus demo', () => {
-  it('runs storage and echo traffic, verifies them and prints a JSON summary', () => {
+  it('runs storage, echo and network traffic, verifies them and prints a JSON summary', () => {
     const r = vmbus('demo', '--seconds', '1', '--json');
     assert.equal(r.status, 0, r.stderr);
     const s = JSON.parse(r.stdout);
@@ -40,6 +40,16 @@ describe('vmbus demo', () => {
       assert.ok(h.ringHighWaterBytes >= 24, 'at least one packet was in the ring');
     }
     assert.ok(s.storage.host.packetsIn >= s.storage.ios);
+    // Network: pings and a bulk stream between the two guests' NICs, all of it received.
+    const n = s.network;
+    assert.equal(n.protocol, '6.1');
+    assert.ok(n.frames > 100 && n.pings > 0, JSON.stringify(n));
+    assert.equal(n.received, n.frames);
+    assert.equal(n.verifyFailures + n.errors, 0);
+    assert.equal(n.switch.learned, 2);
+    assert.equal(n.switch.droppedPortFull + n.switch.droppedNoRoute, 0);
+    assert.ok(n.pingUs.p99 >= n.pingUs.p50 && n.pingUs.p50 > 0);
+    assert.ok(n.host.packetsIn > n.frames / 64, 'frames reached the host in packets');
   });
 
   it('serves a disk image file it creates', () => {
@@ -48,6 +58,7 @@ describe('vmbus demo', () => {
     const r = vmbus('demo', '--seconds', '1', '--disk', disk, '--create', '8M');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /every device verified its data/);
+    assert.match(r.stdout, /network \(NVSP 6\.1, ping\)/);
     assert.match(r.stdout, /packets in\/out .* irq suppressed .* out ring high-water/);
     assert.equal(statSync(disk).size, 8 << 20);
   });

@@ -1,15 +1,19 @@
 /**
- * `vmbus demo`: the host in this thread, a guest partition in a worker, the
- * synthetic SCSI controller and the echo device offered to it, a verified
- * workload for a few seconds, live progress, and a summary.
+ * `vmbus demo`: the host in this thread, two guest partitions in workers,
+ * the synthetic SCSI controller and the echo device offered to the first,
+ * a synthetic NIC in each on one virtual switch, a verified workload for a
+ * few seconds (disk I/O, echoes, pings and a bulk stream between the NICs),
+ * live progress, and a summary.
  *
  * @module
  */
 
 import { MultiBar, Presets } from 'cli-progress';
-import type { PipeStats } from '../bus/channel-pipe.js';
+import { type PipeStats, sumPipeStats } from '../bus/channel-pipe.js';
 import { VmbusHost } from '../bus/vmbus-host.js';
 import { EchoVsp } from '../devices/echo/echo-vsp.js';
+import { NetVsp } from '../devices/net/net-vsp.js';
+import { VirtualSwitch } from '../devices/net/virtual-switch.js';
 import { type BlockBackend, MemoryBackend, ScsiDisk } from '../devices/storage/scsi-disk.js';
 import { StorageVsp } from '../devices/storage/storage-vsp.js';
 import { FileBackend } from '../node/file-backend.js';
@@ -102,6 +106,34 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
   storage.start();
   const echo = new EchoVsp(host, guest.partition);
   echo.start();
+  // The second guest and the NICs of both on one switch.
+  const second = startGuestWorker(host, new URL('./demo-net-guest.js', import.meta.url), {
+    memoryPages: 2048,
+  });
+  const vswitch = new VirtualSwitch();
+  const nics = [guest, second].map((g, i) => {
+    const vsp = new NetVsp({
+      host,
+      partition: g.partition,
+      mac: `00:15:5d:00:00:0${i + 1}`,
+      switch: vswitch,
+      log: () => {},
+    });
+    vsp.start();
+    return vsp;
+  });
+  const secondMessage = (kind: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const on = (m: Record<string, unknown>) => {
+        if (m.kind === kind) {
+          second.worker.off('message', on);
+          resolve(m);
+        } else if (m.kind === 'error') reject(new Error(String(m.message)));
+      };
+      second.worker.on('message', on);
+      second.worker.once('error', reject);
+    });
+  const secondReady = secondMessage('ready');
 
   const tty = process.stderr.isTTY === true && !options.json;
   // One live line per device (cli-progress), only on a terminal.
@@ -132,21 +164,39 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
     done: 0,
     elapsed: '0.0',
   });
-  let last = { storage: { ops: 0, bytes: 0 }, echo: { ops: 0, bytes: 0 } };
+  const netBar = bars?.create(options.seconds, 0, {
+    device: 'network',
+    rate: '0',
+    unit: 'frames/s',
+    mb: '0',
+    done: 0,
+    elapsed: '0.0',
+  });
+  let last = {
+    storage: { ops: 0, bytes: 0 },
+    echo: { ops: 0, bytes: 0 },
+    network: { ops: 0, bytes: 0 },
+  };
   let lastAt = performance.now();
   const started = performance.now();
   const onSigint = () => guest.worker.postMessage({ stop: true });
   process.once('SIGINT', onSigint);
   let protocol = 0;
+  let netProtocol = 0;
+  await secondReady;
   const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
     guest.worker.on('message', (m: Record<string, unknown>) => {
-      if (m.kind === 'ready') protocol = m.version as number;
+      if (m.kind === 'ready') {
+        protocol = m.version as number;
+        netProtocol = m.netVersion as number;
+      }
       if (m.kind === 'progress' && bars) {
         const now = performance.now();
         const dt = (now - lastAt) / 1000;
         const elapsed = ((now - started) / 1000).toFixed(1);
         const s = m.storage as { ops: number; bytes: number };
         const e = m.echo as { ops: number; bytes: number };
+        const n = m.network as { ops: number; bytes: number };
         const at = Math.min(options.seconds, (now - started) / 1000);
         storageBar?.update(at, {
           rate: fmt((s.ops - last.storage.ops) / dt),
@@ -160,7 +210,13 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
           done: e.ops,
           elapsed,
         });
-        last = { storage: s, echo: e };
+        netBar?.update(at, {
+          rate: fmt((n.ops - last.network.ops) / dt),
+          mb: fmt((n.bytes - last.network.bytes) / dt / 1e6),
+          done: n.ops,
+          elapsed,
+        });
+        last = { storage: s, echo: e, network: n };
         lastAt = now;
       } else if (m.kind === 'summary') resolve(m);
       else if (m.kind === 'error') reject(new Error(String(m.message)));
@@ -184,11 +240,17 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
   });
   const storageTraffic = traffic(storage.channelStats);
   const echoTraffic = traffic(echo.channelStats);
+  const netTraffic = traffic(sumPipeStats(nics.map((n) => n.channelStats)));
+  const peerReport = secondMessage('report');
+  second.worker.postMessage({ report: true });
+  const peer = (await peerReport) as { received: number; errors: number };
+  await second.terminate();
   await guest.terminate();
   await file?.close();
 
   const st = result.storage as GuestDevice;
   const ec = result.echo as GuestDevice;
+  const nt = result.network as GuestDevice & { pings: number; bulkSent: number };
   const elapsed = result.elapsed as number;
   const summary = {
     seconds: Number(elapsed.toFixed(2)),
@@ -223,13 +285,32 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
       verifyFailures: ec.verifyFailures,
       host: echoTraffic,
     },
+    network: {
+      protocol: `${netProtocol >>> 16}.${netProtocol & 0xffff}`,
+      frames: nt.ops,
+      framesPerSec: Math.round(nt.ops / elapsed),
+      mbPerSec: Number((nt.bytes / elapsed / 1e6).toFixed(1)),
+      pings: nt.pings,
+      pingUs: {
+        p50: Math.round(nt.p50us),
+        p99: Math.round(nt.p99us),
+        max: Math.round(nt.maxUs),
+      },
+      received: peer.received,
+      errors: nt.errors,
+      verifyFailures: peer.errors + Math.abs(nt.bulkSent - peer.received),
+      switch: { ...vswitch.stats },
+      host: netTraffic,
+    },
     guestWakeups: result.wakeups,
   };
   const verified =
     summary.storage.errors === 0 &&
     summary.storage.verifyFailures === 0 &&
     summary.echo.errors === 0 &&
-    summary.echo.verifyFailures === 0;
+    summary.echo.verifyFailures === 0 &&
+    summary.network.errors === 0 &&
+    summary.network.verifyFailures === 0;
   if (options.json) {
     io.out(`${JSON.stringify({ ...summary, verified })}\n`);
   } else {
@@ -256,6 +337,16 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
         String(summary.echo.errors),
         summary.echo.verifyFailures === 0 ? 'yes' : `NO (${summary.echo.verifyFailures})`,
       ],
+      [
+        `network (NVSP ${summary.network.protocol}, ping)`,
+        String(summary.network.frames),
+        String(summary.network.framesPerSec),
+        String(summary.network.mbPerSec),
+        String(summary.network.pingUs.p50),
+        String(summary.network.pingUs.p99),
+        String(summary.network.errors),
+        summary.network.verifyFailures === 0 ? 'yes' : `NO (${summary.network.verifyFailures})`,
+      ],
     ];
     const ringRow = (name: string, t: typeof storageTraffic) => [
       name,
@@ -280,9 +371,10 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
       ],
       ringRow('storage', storageTraffic),
       ringRow('echo', echoTraffic),
+      ringRow('network (both NICs)', netTraffic),
     ];
     io.out(
-      `${style.bold(`vmbus demo: ${summary.seconds} s, guest partition in a worker`)}\n${table(rows)}\n\n${table(ringRows)}\n`,
+      `${style.bold(`vmbus demo: ${summary.seconds} s, two guest partitions in workers`)}\n${table(rows)}\n\n${table(ringRows)}\n`,
     );
     io.out(
       `${verified ? style.green('every device verified its data') : style.red('verification FAILED')}\n`,

@@ -1,8 +1,9 @@
 /**
  * The guest partition of `vmbus demo`, run in a worker: it connects to the
  * bus, opens the SCSI controller (with sub-channels) and the echo device,
- * then runs a verified workload until told to stop: random writes of
- * patterned blocks and reads that check them, and echoes of random sizes.
+ * and its synthetic NIC, then runs a verified workload until told to stop:
+ * random writes of patterned blocks and reads that check them, echoes of
+ * random sizes, and pings and a bulk stream to the second guest's NIC.
  * It reports progress four times a second and a summary at the end.
  *
  * @module
@@ -10,8 +11,10 @@
 
 import { parentPort } from 'node:worker_threads';
 import { EchoVsc } from '../devices/echo/echo-vsc.js';
+import { NetVsc } from '../devices/net/net-vsc.js';
 import { StorageVsc } from '../devices/storage/storage-vsc.js';
 import { guestFromWorkerData } from '../node/guest-worker.js';
+import { DEMO_ETHER_TYPE, DEMO_FRAME, fillBulk } from './demo-net.js';
 
 const port = parentPort!;
 const { guest, data, pump } = guestFromWorkerData({ log: () => {} });
@@ -31,6 +34,16 @@ interface DeviceStats {
 
 const storage: DeviceStats = { ops: 0, bytes: 0, errors: 0, verifyFailures: 0, latenciesUs: [] };
 const echo: DeviceStats = { ops: 0, bytes: 0, errors: 0, verifyFailures: 0, latenciesUs: [] };
+const network: DeviceStats & { pings: number } = {
+  ops: 0,
+  bytes: 0,
+  errors: 0,
+  verifyFailures: 0,
+  latenciesUs: [],
+  pings: 0,
+};
+let pongWaiter: (() => void) | null = null;
+let peerFound: ((mac: Uint8Array) => void) | null = null;
 let stop = false;
 port.on('message', (m: { stop?: boolean }) => {
   if (m.stop) stop = true;
@@ -116,6 +129,61 @@ async function echoWorker(vsc: EchoVsc): Promise<void> {
   }
 }
 
+/** Finds the second guest's NIC with an ARP-style who-has, repeated until it answers. */
+async function findPeer(nic: NetVsc): Promise<Uint8Array> {
+  const found = new Promise<Uint8Array>((r) => {
+    peerFound = r;
+  });
+  const request = new Uint8Array(60);
+  request.fill(0xff, 0, 6);
+  request.set(nic.mac, 6);
+  request[12] = 0x08;
+  request[13] = 0x06;
+  request[21] = 1;
+  request.set(nic.mac, 22);
+  for (let tries = 0; tries < 100; tries++) {
+    nic.sendFrame(request);
+    const mac = await Promise.race([
+      found,
+      new Promise<null>((r) => setTimeout(() => r(null), 100)),
+    ]);
+    if (mac) return mac;
+  }
+  throw new Error('the second guest never answered the ARP request');
+}
+
+/** One ping (timed, answered by the peer), then 128 bulk frames of 1500 bytes, until stopped. */
+async function networkWorker(nic: NetVsc, peer: Uint8Array): Promise<number> {
+  const ping = new Uint8Array(60);
+  ping.set(peer, 0);
+  ping.set(nic.mac, 6);
+  ping[12] = DEMO_ETHER_TYPE >> 8;
+  ping[13] = DEMO_ETHER_TYPE & 0xff;
+  ping[14] = DEMO_FRAME.PING;
+  const frame = new Uint8Array(1500);
+  let seq = 0;
+  while (!stop) {
+    const t0 = performance.now();
+    const pong = new Promise<boolean>((r) => {
+      pongWaiter = () => r(true);
+      setTimeout(() => r(false), 1000);
+    });
+    while (!nic.sendFrame(ping)) await nic.whenWritable();
+    if (await pong) {
+      network.pings++;
+      sample(network, t0);
+    } else network.errors++;
+    for (let i = 0; i < 128 && !stop; i++) {
+      fillBulk(frame, peer, nic.mac, seq);
+      while (!nic.sendFrame(frame)) await nic.whenWritable();
+      seq++;
+      network.ops++;
+      network.bytes += frame.length;
+    }
+  }
+  return seq;
+}
+
 function summary(s: DeviceStats) {
   const sorted = [...s.latenciesUs].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
@@ -137,9 +205,20 @@ try {
   await vsc.connect();
   const echoVsc = new EchoVsc(guest);
   await echoVsc.connect();
+  const nic: NetVsc = new NetVsc(guest, {
+    receiveBufferBytes: 2 << 20,
+    onFrame: (f) => {
+      const type = (f[12]! << 8) | f[13]!;
+      if (type === 0x0806 && f[21] === 2) peerFound?.(f.slice(22, 28));
+      else if (type === DEMO_ETHER_TYPE && f[14] === DEMO_FRAME.PONG) pongWaiter?.();
+    },
+  });
+  await nic.connect();
+  const peer = await findPeer(nic);
   port.postMessage({
     kind: 'ready',
     version: vsc.version,
+    netVersion: nic.protocolVersion,
     queues: vsc.queueCount,
     blocks: vsc.blockCount,
   });
@@ -152,13 +231,15 @@ try {
         kind: 'progress',
         storage: { ops: storage.ops, bytes: storage.bytes },
         echo: { ops: echo.ops, bytes: echo.bytes },
+        network: { ops: network.ops, bytes: network.bytes },
       }),
     250,
   );
   const timer = setTimeout(() => {
     stop = true;
   }, seconds * 1000);
-  await Promise.all([
+  const [bulkSent] = await Promise.all([
+    networkWorker(nic, peer),
     ...Array.from({ length: queueDepth }, () => storageWorker(vsc, regions, written)),
     echoWorker(echoVsc),
     echoWorker(echoVsc),
@@ -179,12 +260,14 @@ try {
   const elapsed = (performance.now() - started) / 1000;
   await echoVsc.close();
   await vsc.close();
+  await nic.close();
   port.postMessage({
     kind: 'summary',
     elapsed,
     regionsVerified: written.size,
     storage: summary(storage),
     echo: summary(echo),
+    network: { ...summary(network), pings: network.pings, bulkSent },
     wakeups: pump.wakeups,
   });
 } catch (e) {
