@@ -285,7 +285,15 @@ export const PACKET_FILTER = {
   PROMISCUOUS: 0x20,
 } as const;
 
-/** Bytes of the RNDIS PACKET_MSG header before any PPI (spec nvsp.md §6.7). */
+/**
+ * Bytes of the RNDIS PACKET_MSG header before any PPI (spec nvsp.md §6.7).
+ *
+ * @example
+ * ```ts
+ * import { RNDIS_PACKET_HEADER } from 'vmbus-kmcl';
+ * console.log(RNDIS_PACKET_HEADER); // 44
+ * ```
+ */
 export const RNDIS_PACKET_HEADER = 44;
 
 /**
