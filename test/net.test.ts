@@ -432,6 +432,45 @@ describe('synthetic NIC: initialization and features', () => {
     await p.dispose();
   });
 
+  it('sends frames as GPA-direct ranges (spec §5.1 form A) when asked', async () => {
+    const sw = new VirtualSwitch();
+    const a = createLocalBus({ memoryPages: 2048 });
+    const b = createLocalBus({ memoryPages: 2048, existingHost: a.host });
+    const got: Uint8Array[] = [];
+    for (const [bus, n] of [
+      [a, 1],
+      [b, 2],
+    ] as const)
+      new NetVsp({
+        host: bus.host,
+        partition: bus.partition,
+        mac: `00:15:5d:00:00:0${n}`,
+        switch: sw,
+      }).start();
+    for (const bus of [a, b]) {
+      await bus.guest.connect();
+      await bus.guest.requestOffers();
+    }
+    const x = new NetVsc(a.guest, { sendMode: 'gpa-direct' });
+    const y = new NetVsc(b.guest, { onFrame: (f) => got.push(f.slice()) });
+    await x.connect();
+    await y.connect();
+    const frames = [60, 1514, 333].map((n, k) => {
+      const f = new Uint8Array(n).map((_, i) => (i * 7 + k) & 0xff);
+      f.set(y.mac, 0);
+      f.set(x.mac, 6);
+      return f;
+    });
+    for (const f of frames) assert.ok(x.sendFrame(f));
+    for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(got, frames);
+    assert.equal(x.stats.sendFailures, 0);
+    await x.close();
+    await y.close();
+    a.dispose();
+    b.dispose();
+  });
+
   it('answers the OIDs a guest queries and declines the rest', async () => {
     const p = await pair([NVSP_VERSION.V61]);
     const x = p.nics[0]!;
@@ -538,6 +577,15 @@ describe('synthetic NIC: hostile guests (spec nvsp.md §8.1)', () => {
       ['RNDIS_BAD_DATA', (v) => v.setUint32(12, 61, true)],
       ['RNDIS_BAD_PPI', (v) => v.setUint32(32, 400, true)],
       ['RNDIS_UNSUPPORTED', (v) => v.setUint32(16, 8, true)],
+      // A PPI area of 16 bytes whose one record claims 20.
+      [
+        'RNDIS_BAD_PPI',
+        (v) => {
+          v.setUint32(32, 16, true);
+          v.setUint32(44, 20, true);
+          v.setUint32(52, 12, true);
+        },
+      ],
     ];
     for (const [code, mutate] of cases) {
       const m = frame(60);
@@ -607,5 +655,61 @@ describe('synthetic NIC: hostile guests (spec nvsp.md §8.1)', () => {
     assert.equal(g.vsp.log.counts.get('NVSP_UNKNOWN_TYPE'), 1);
     void RNDIS_MSG;
     g.bus.dispose();
+  });
+});
+
+describe('virtual switch', () => {
+  const port = (last: number, filter = 0x0d) => {
+    const p = {
+      name: `p${last}`,
+      mac: Uint8Array.from([0, 0x15, 0x5d, 0, 0, last]),
+      packetFilter: filter,
+      got: 0,
+      full: false,
+      accept() {
+        if (p.full) return false;
+        p.got++;
+        return true;
+      },
+    };
+    return p;
+  };
+  const frame = (to: Uint8Array, from: Uint8Array) => {
+    const f = new Uint8Array(60);
+    f.set(to, 0);
+    f.set(from, 6);
+    return f;
+  };
+
+  it('floods unknown unicast and broadcast, then forwards to the learned port only', () => {
+    const sw = new VirtualSwitch();
+    const [a, b, c] = [port(1), port(2), port(3)];
+    for (const p of [a, b, c]) sw.attach(p);
+    sw.forward(a, frame(b.mac, a.mac), null); // b unknown: flooded, c's filter drops it
+    assert.deepEqual([b.got, c.got, sw.stats.flooded, sw.stats.droppedFiltered], [1, 0, 1, 1]);
+    sw.forward(b, frame(a.mac, b.mac), null); // a learned: only a
+    assert.deepEqual([a.got, c.got, sw.stats.flooded], [1, 0, 1]);
+    sw.forward(c, frame(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), c.mac), null);
+    assert.deepEqual([a.got, b.got], [2, 2]);
+    assert.equal(sw.stats.learned, 3);
+  });
+
+  it('counts runts, filtered copies, full ports and frames with nowhere to go', () => {
+    const sw = new VirtualSwitch();
+    const [a, b] = [port(1), port(2, 0)];
+    sw.attach(a);
+    sw.attach(b);
+    sw.forward(a, new Uint8Array(10), null);
+    assert.equal(sw.stats.droppedRunt, 1);
+    sw.forward(a, frame(b.mac, a.mac), null); // b's filter is 0
+    assert.equal(sw.stats.droppedFiltered, 1);
+    b.packetFilter = 0x0d;
+    b.full = true;
+    sw.forward(a, frame(b.mac, a.mac), null);
+    assert.equal(sw.stats.droppedPortFull, 1);
+    sw.forward(a, frame(a.mac, a.mac), null); // to itself
+    assert.equal(sw.stats.droppedNoRoute, 1);
+    sw.detach(b);
+    assert.equal(sw.portCount, 1);
   });
 });

@@ -763,6 +763,21 @@ export class NetVsp implements SwitchPort {
           `per-packet info ${ppiOffset}+${ppiLen} outside a ${body}-byte body`,
         );
       }
+      // Each PPI record: a size that fits what is left, a payload inside the record (§8.1 item 14).
+      let left = ppiLen;
+      let rec = at + 8 + ppiOffset;
+      while (left > 0) {
+        const size = left >= 12 ? v.getUint32(rec, true) : 0;
+        const payload = left >= 12 ? v.getUint32(rec + 8, true) : 0;
+        if (size < 12 || size > left || payload < 12 || payload > size) {
+          return bad(
+            'RNDIS_BAD_PPI',
+            `a per-packet info record of ${size} bytes (payload at ${payload}) with ${left} left`,
+          );
+        }
+        rec += size;
+        left -= size;
+      }
       const start = at + 8 + dataOffset;
       this.stats.framesFromGuest++;
       this.stats.bytesFromGuest += dataLen;

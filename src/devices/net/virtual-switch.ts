@@ -84,7 +84,7 @@ export interface SwitchStats {
   droppedFiltered: number;
   /** Copies a port could not take (queue full, frame above its MTU). */
   droppedPortFull: number;
-  /** Unicast frames with no port to go to. */
+  /** Frames with no other port to go to (or addressed back to their own port). */
   droppedNoRoute: number;
   /** Addresses learned (or moved to another port). */
   learned: number;
@@ -180,12 +180,16 @@ export class VirtualSwitch {
         return 0;
       }
     }
+    if (!this.ports.some((p) => p !== from)) {
+      // No other port to offer it to (each refusal by a port is counted there).
+      this.stats.droppedNoRoute++;
+      return 0;
+    }
     this.stats.flooded++;
     let taken = 0;
     for (const port of this.ports) {
       if (port !== from && this.offer(port, frame, ticket, group)) taken++;
     }
-    if (taken === 0 && !group) this.stats.droppedNoRoute++;
     return taken;
   }
 
