@@ -7,7 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
   createLocalBus,
   encodeGpaDirectHeader,
@@ -68,6 +68,18 @@ const D6 = hex(
   '05 00 00 00 20 00 00 00 04 00 00 00 0e 01 01 00 04 00 00 00 14 00 00 00 00 00 00 00 0d 00 00 00',
 );
 
+/** Every bus a test made: disposed at the end even when a test failed, so the run never hangs. */
+const buses: { dispose(): void }[] = [];
+after(() => {
+  for (const b of buses) {
+    try {
+      b.dispose();
+    } catch {
+      // already disposed
+    }
+  }
+});
+
 type Packet = {
   type: number;
   flags: number;
@@ -83,6 +95,7 @@ type Packet = {
 /** A guest that speaks NVSP by hand over a bus-level channel. */
 async function rawGuest(vspOptions: Partial<ConstructorParameters<typeof NetVsp>[0]> = {}) {
   const bus = createLocalBus({ memoryPages: 2048 });
+  buses.push(bus);
   const sw = new VirtualSwitch();
   const lines: string[] = [];
   const vsp = new NetVsp({
@@ -320,6 +333,7 @@ async function pair(versions: readonly number[], vspVersions?: readonly number[]
   const sw = new VirtualSwitch();
   const a = createLocalBus({ memoryPages: 2048 });
   const b = createLocalBus({ memoryPages: 2048, existingHost: a.host });
+  buses.push(a, b);
   const got: Uint8Array[] = [];
   const links: boolean[] = [];
   const vsps = [a, b].map(
@@ -436,6 +450,7 @@ describe('synthetic NIC: initialization and features', () => {
     const sw = new VirtualSwitch();
     const a = createLocalBus({ memoryPages: 2048 });
     const b = createLocalBus({ memoryPages: 2048, existingHost: a.host });
+    buses.push(a, b);
     const got: Uint8Array[] = [];
     for (const [bus, n] of [
       [a, 1],
