@@ -64,6 +64,8 @@ const D3 = hex(
 const D4 = hex(
   '04 00 00 80 1e 00 00 00 03 00 00 00 00 00 00 00 06 00 00 00 10 00 00 00 00 15 5d 00 00 01',
 );
+const D5 = hex('07 00 00 00 14 00 00 00 0b 00 01 40 00 00 00 00 00 00 00 00');
+const D7 = hex('10 00 00 00 08 00 00 00 0c 00 00 00 78 56 34 12');
 const D6 = hex(
   '05 00 00 00 20 00 00 00 04 00 00 00 0e 01 01 00 04 00 00 00 14 00 00 00 00 00 00 00 0d 00 00 00',
 );
@@ -215,7 +217,7 @@ describe('synthetic NIC: worked examples of spec nvsp.md §9', () => {
 
   it('B, C, D: RNDIS control, a frame each way, the buffers and completions', async () => {
     const g = await rawGuest();
-    const { recv, recvDone, sendDone } = await initialize(g);
+    const { recv, recvDone, send, sendDone } = await initialize(g);
     // SEND_RECV_BUF_COMPLETE: one section of 1806-byte slots (§4.1), 40 bytes at 6.1.
     const r = g.view(recvDone);
     assert.equal(recvDone.payload.length, 40);
@@ -323,6 +325,37 @@ describe('synthetic NIC: worked examples of spec nvsp.md §9', () => {
     g.complete(c1);
     await g.nothing();
     assert.equal(g.vsp.slotsInUse, 0);
+
+    // D5: a link change comes as INDICATE_STATUS in a control slot.
+    g.vsp.setLink(false);
+    g.vsp.setLink(true);
+    const down = await g.take((p) => p.type === 7);
+    const up = await g.take((p) => p.type === 7);
+    const bytesOf = (p: Packet) => {
+      const o = recv.gpa + p.ranges[0]!.byteOffset;
+      return g.bus.memory.bytes.slice(o, o + p.ranges[0]!.byteCount);
+    };
+    const d5down = D5.slice();
+    d5down[8] = 0x0c; // MEDIA_DISCONNECT
+    assert.deepEqual(bytesOf(down), d5down);
+    assert.deepEqual(bytesOf(up), D5);
+    g.complete(down);
+    g.complete(up);
+
+    // B1 with the D7 hash PPI: msg_len 120, data_offset 52, the frame intact at 60.
+    const withPpi = new Uint8Array(120);
+    withPpi.set(B1.subarray(0, 44));
+    const pv = new DataView(withPpi.buffer);
+    pv.setUint32(4, 120, true);
+    pv.setUint32(8, 52, true);
+    pv.setUint32(32, 16, true);
+    withPpi.set(D7, 44);
+    withPpi.set(FRAME, 60);
+    g.bus.memory.bytes.set(withPpi, send.gpa);
+    g.send(g.nvsp(NVSP_MSG.SEND_RNDIS_PKT, 0, 0, 120));
+    const ppiDone = await g.take((p) => p.type === 0xb);
+    assert.equal(g.view(ppiDone).getUint32(4, true), 1);
+    assert.deepEqual(other.frames.at(-1), FRAME);
     assert.deepEqual(g.lines, []);
     g.bus.dispose();
   });
