@@ -13,6 +13,7 @@ import { Command, CommanderError } from 'commander';
 import { parseSize, runDemo } from './demo-command.js';
 import { type CommandOutput, ringDecode, ringDump, ringEncode } from './ring-command.js';
 import { terminalStyle } from './terminal-style.js';
+import { runUi } from './ui-command.js';
 import { EXIT_USAGE, UsageError } from './usage-error.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -107,6 +108,41 @@ Examples:
         setExit(await runDemo(options, io));
       },
     );
+
+  program
+    .command('ui')
+    .description(
+      'serve a page on localhost that shows the bus live (or a ring image) and acts on it',
+    )
+    .option('-p, --port <n>', 'TCP port (0 picks a free one)', '8080')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--image <file>', 'show this ring image instead of the live bus')
+    .option('--seconds <n>', 'stop after this many seconds (0: until Ctrl-C)', '0')
+    .addHelpText(
+      'after',
+      `
+The first line printed is the page's address. The live bus is the demo's:
+two guest partitions in workers with the SCSI controller, the echo device
+and a NIC each. Ctrl-C stops.
+
+Examples:
+  $ vmbus ui
+  $ vmbus ui --port 0 --image ring.img`,
+    )
+    .action(async (o: { port: string; host: string; image?: string; seconds: string }) => {
+      const port = Number(o.port);
+      const seconds = Number(o.seconds);
+      if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
+        throw new UsageError(`--port ${JSON.stringify(o.port)} is not a port number`);
+      if (!(seconds >= 0 && seconds <= 86400))
+        throw new UsageError(`--seconds ${JSON.stringify(o.seconds)} is not in 0..86400`);
+      setExit(
+        await runUi(
+          { port, host: o.host, seconds, ...(o.image !== undefined ? { image: o.image } : {}) },
+          io,
+        ),
+      );
+    });
 
   program
     .command('bench')

@@ -158,7 +158,14 @@ function readText(path: string): string {
   }
 }
 
-function readImage(path: string): Uint8Array {
+/**
+ * Reads a ring image file.
+ *
+ * @param path - the file
+ * @returns its bytes
+ * @throws UsageError for a missing file or one that is not a whole number of pages
+ */
+export function readImage(path: string): Uint8Array {
   let image: Uint8Array;
   try {
     image = new Uint8Array(readFileSync(path));

@@ -92,6 +92,16 @@ export class EchoVsp {
     return sumPipeStats([this.channel.pipeStats]);
   }
 
+  /**
+   * The device's KMCL channels (primary first), for tools that watch or
+   * steer them (`vmbus ui` pauses and starts them).
+   *
+   * @returns the channels
+   */
+  get kmclChannels(): readonly KmclChannel[] {
+    return [this.channel];
+  }
+
   /** Offers the channel and starts it. */
   start(): void {
     VmbChannelEnable(this.channel);

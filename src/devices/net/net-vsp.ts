@@ -292,6 +292,16 @@ export class NetVsp implements SwitchPort {
     return this.channels.map((c) => c.pipeStats);
   }
 
+  /**
+   * The device's KMCL channels (primary first), for tools that watch or
+   * steer them (`vmbus ui` pauses and starts them).
+   *
+   * @returns the channels
+   */
+  get kmclChannels(): readonly KmclChannel[] {
+    return this.channels;
+  }
+
   /** Offers the NIC (its primary channel) and plugs it into the switch. */
   start(): void {
     this.addChannel(0);

@@ -230,6 +230,16 @@ export class StorageVsp {
     return this.stage === 'ready';
   }
 
+  /**
+   * The device's KMCL channels (primary first), for tools that watch or
+   * steer them (`vmbus ui` pauses and starts them).
+   *
+   * @returns the channels
+   */
+  get kmclChannels(): readonly KmclChannel[] {
+    return this.channels;
+  }
+
   /** Offers the primary channel. */
   start(): void {
     this.addChannel(0);

@@ -1,0 +1,237 @@
+/**
+ * The page of `vmbus ui`: draws every channel's rings (read and write
+ * index, the used region, each packet coloured by type, interrupt mask and
+ * pending-send size), its counters and a throughput chart, from the state
+ * the server streams; buttons pause, start and rescind a channel; a click
+ * on a packet shows its descriptor, ranges and bytes. With `--image` it
+ * draws the one ring of the file and marks where it is damaged.
+ */
+
+export {};
+
+interface Packet {
+  offset: number;
+  type: number;
+  flags: number;
+  offset8: number;
+  len8: number;
+  transactionId: string;
+  payload: string;
+  transferPageSetId?: number;
+  ranges?: { byteCount: number; byteOffset: number; pfns?: string[] }[];
+}
+interface Ring {
+  dataSize: number;
+  readIndex: number;
+  writeIndex: number;
+  interruptMask: number;
+  pendingSendSize: number;
+  usedBytes: number;
+  packets: Packet[];
+  error?: { code: string; reason: string; offset: number };
+}
+interface Channel {
+  partition: string;
+  relid: number;
+  device: string;
+  subchannel: number;
+  state: string;
+  kmcl: { state: string; started: boolean; paused: boolean; history: string[] } | null;
+  rings: { toGuest: Ring; toHost: Ring } | null;
+  counters: {
+    packetsSent: number;
+    packetsReceived: number;
+    bytesSent: number;
+    bytesReceived: number;
+    interruptsSent: number;
+    interruptsSuppressed: number;
+    interruptsReceived: number;
+  } | null;
+}
+type State =
+  | { mode: 'live'; time: number; channels: Channel[] }
+  | { mode: 'image'; file: string; ring: Ring };
+
+const app = document.getElementById('app') as HTMLElement;
+const details = document.getElementById('details') as HTMLElement;
+const statusLine = document.getElementById('status') as HTMLElement;
+const modeLabel = document.getElementById('mode') as HTMLElement;
+const TYPE_NAMES: Record<number, string> = {
+  6: 'in-band',
+  7: 'transfer-page',
+  9: 'GPA-direct',
+  11: 'completion',
+};
+const TYPE_COLOURS: Record<number, string> = {
+  6: '#4e79a7',
+  7: '#59a14f',
+  9: '#f28e2b',
+  11: '#b07aa1',
+};
+const W = 640;
+const rates = new Map<string, number[]>();
+let previous: { time: number; packets: Map<string, number> } | null = null;
+let latest: State | null = null;
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function ringSvg(ring: Ring, key: string): string {
+  const x = (off: number) => (off / ring.dataSize) * W;
+  const parts: string[] = [`<rect class="area" x="0" y="0" width="${W}" height="22"/>`];
+  for (const [i, p] of ring.packets.entries()) {
+    const len = p.len8 * 8 + 8;
+    const start = p.offset;
+    const end = start + len;
+    const colour = TYPE_COLOURS[p.type] ?? '#999';
+    const piece = (a: number, b: number) =>
+      `<rect class="packet" data-key="${key}" data-index="${i}" x="${x(a)}" y="2" width="${Math.max(1, x(b) - x(a))}" height="18" fill="${colour}"><title>${TYPE_NAMES[p.type] ?? `type ${p.type}`} at ${p.offset}, ${len} bytes</title></rect>`;
+    if (end <= ring.dataSize) parts.push(piece(start, end));
+    else parts.push(piece(start, ring.dataSize), piece(0, end - ring.dataSize));
+  }
+  if (ring.error)
+    parts.push(
+      `<rect class="damage" x="${x(ring.error.offset)}" y="0" width="3" height="22"><title>${esc(ring.error.code)}: ${esc(ring.error.reason)}</title></rect>`,
+    );
+  parts.push(
+    `<line class="read" x1="${x(ring.readIndex)}" x2="${x(ring.readIndex)}" y1="0" y2="22"/>`,
+  );
+  parts.push(
+    `<line class="write" x1="${x(ring.writeIndex)}" x2="${x(ring.writeIndex)}" y1="0" y2="22"/>`,
+  );
+  return `<svg class="ring" viewBox="0 0 ${W} 22" width="${W}" height="22">${parts.join('')}</svg>`;
+}
+
+function ringBlock(name: string, ring: Ring, key: string): string {
+  const damage = ring.error
+    ? `<div class="error" data-code="${esc(ring.error.code)}">damaged at ${ring.error.offset}: ${esc(ring.error.code)} — ${esc(ring.error.reason)}</div>`
+    : '';
+  return `<div class="ringblock"><div class="ringname">${name}</div>${ringSvg(ring, key)}
+  <div class="indices" data-read="${ring.readIndex}" data-write="${ring.writeIndex}">read ${ring.readIndex} · write ${ring.writeIndex} · used ${ring.usedBytes}/${ring.dataSize} · ${ring.packets.length} packets · interrupt mask ${ring.interruptMask} · pending send ${ring.pendingSendSize}</div>${damage}</div>`;
+}
+
+function spark(values: number[]): string {
+  const max = Math.max(1, ...values);
+  const pts = values
+    .map((v, i) => `${(i / Math.max(1, values.length - 1)) * 160},${30 - (v / max) * 28}`)
+    .join(' ');
+  return `<svg class="spark" viewBox="0 0 160 30" width="160" height="30"><polyline points="${pts}"/></svg>`;
+}
+
+const rings = new Map<string, Ring>();
+
+function renderLive(state: Extract<State, { mode: 'live' }>): void {
+  modeLabel.textContent = 'live bus';
+  const packets = new Map<string, number>();
+  const dt = previous ? (state.time - previous.time) / 1000 : 0;
+  rings.clear();
+  const rows = state.channels.map((c, n) => {
+    const id = `${c.partition}/${c.relid}`;
+    const total = c.counters ? c.counters.packetsSent + c.counters.packetsReceived : 0;
+    packets.set(id, total);
+    const before = previous?.packets.get(id);
+    const series = rates.get(id) ?? [];
+    if (before !== undefined && dt > 0) series.push((total - before) / dt);
+    while (series.length > 60) series.shift();
+    rates.set(id, series);
+    const partition = Number(c.partition.replace(/\D/g, '')) - 1;
+    const kmcl = c.kmcl
+      ? `KMCL ${c.kmcl.state}${c.kmcl.paused ? ', paused' : c.kmcl.started ? ', started' : ''}`
+      : '';
+    const counters = c.counters
+      ? `packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}`
+      : '';
+    let ringsHtml = '';
+    if (c.rings) {
+      rings.set(`${n}/out`, c.rings.toGuest);
+      rings.set(`${n}/in`, c.rings.toHost);
+      ringsHtml =
+        ringBlock('host → guest', c.rings.toGuest, `${n}/out`) +
+        ringBlock('guest → host', c.rings.toHost, `${n}/in`);
+    }
+    const buttons = ['pause', 'start', 'rescind']
+      .map(
+        (a) =>
+          `<button data-action="${a}" data-partition="${partition}" data-relid="${c.relid}">${a}</button>`,
+      )
+      .join('');
+    return `<section class="channel" data-id="${esc(id)}" data-state="${esc(c.state)}" data-device="${esc(c.device)}">
+      <h2><span class="name" data-history="${esc((c.kmcl?.history ?? []).join(' → '))}">${esc(c.partition)} · ${esc(c.device)}${c.subchannel ? ` queue ${c.subchannel}` : ''} · channel ${c.relid}</span> <span class="state">${esc(c.state)}</span> <span class="kmcl">${esc(kmcl)}</span> ${buttons}</h2>
+      ${ringsHtml}<div class="counters">${counters}</div>${spark(series)}<span class="rate">${Math.round(series.at(-1) ?? 0)} packets/s</span></section>`;
+  });
+  previous = { time: state.time, packets };
+  app.innerHTML = rows.join('');
+}
+
+function renderImage(state: Extract<State, { mode: 'image' }>): void {
+  modeLabel.textContent = `ring image ${state.file}`;
+  rings.clear();
+  rings.set('image', state.ring);
+  const table = state.ring.packets
+    .map(
+      (p, i) =>
+        `<tr class="packet-row" data-key="image" data-index="${i}"><td>${p.offset}</td><td>${TYPE_NAMES[p.type] ?? p.type}</td><td>${p.flags}</td><td>${p.offset8}</td><td>${p.len8}</td><td>${p.transactionId}</td></tr>`,
+    )
+    .join('');
+  app.innerHTML = `<section class="channel image">${ringBlock('ring', state.ring, 'image')}
+  <table class="packets"><thead><tr><th>offset</th><th>type</th><th>flags</th><th>offset8</th><th>len8</th><th>transaction id</th></tr></thead><tbody>${table}</tbody></table></section>`;
+}
+
+function render(state: State): void {
+  latest = state;
+  if (state.mode === 'live') renderLive(state);
+  else renderImage(state);
+}
+
+function showPacket(key: string, index: number): void {
+  const p = rings.get(key)?.packets[index];
+  if (!p) return;
+  const hex = (p.payload.match(/.{1,32}/g) ?? []).map((l) => l.replace(/(..)/g, '$1 ')).join('\n');
+  const ranges = (p.ranges ?? [])
+    .map(
+      (r) =>
+        `<li>${r.byteCount} bytes at ${r.byteOffset}${r.pfns ? `, PFNs ${r.pfns.join(' ')}` : ''}</li>`,
+    )
+    .join('');
+  details.hidden = false;
+  details.innerHTML = `<h3>${TYPE_NAMES[p.type] ?? `type ${p.type}`} packet</h3>
+  <dl><dt>offset</dt><dd>${p.offset}</dd><dt>flags</dt><dd>${p.flags}</dd><dt>offset8 / len8</dt><dd>${p.offset8} / ${p.len8}</dd><dt>transaction id</dt><dd>${p.transactionId}</dd>${p.transferPageSetId !== undefined ? `<dt>transfer page set</dt><dd>${p.transferPageSetId}</dd>` : ''}</dl>
+  ${ranges ? `<ul>${ranges}</ul>` : ''}<pre class="hex">${hex}</pre>`;
+}
+
+document.addEventListener('click', (e) => {
+  const target = e.target as Element;
+  const button = target.closest('button[data-action]') as HTMLButtonElement | null;
+  if (button) {
+    const { action, partition, relid } = button.dataset;
+    void fetch(`/api/channel/${partition}/${relid}/${action}`, { method: 'POST' }).then(
+      async (r) => {
+        statusLine.textContent = r.ok
+          ? `${action}: done`
+          : `${action}: ${(await r.text()).slice(0, 200)}`;
+      },
+    );
+    return;
+  }
+  const packet = target.closest('[data-key]') as HTMLElement | SVGElement | null;
+  if (packet) {
+    const el = packet as HTMLElement;
+    showPacket(el.dataset.key ?? '', Number(el.dataset.index));
+    return;
+  }
+  const name = target.closest('.name') as HTMLElement | null;
+  if (name) {
+    details.hidden = false;
+    details.innerHTML = `<h3>callback history</h3><p>${esc(name.dataset.history ?? '')}</p>`;
+  }
+});
+
+const first = await fetch('/state').then((r) => r.json() as Promise<State>);
+render(first);
+if (first.mode === 'live') {
+  const events = new EventSource('/events');
+  events.onmessage = (e) => render(JSON.parse(e.data) as State);
+  events.onerror = () => {
+    statusLine.textContent = 'disconnected';
+  };
+}
+void latest;
