@@ -84,7 +84,7 @@ function ringSvg(ring: Ring, key: string): string {
     const end = start + len;
     const colour = TYPE_COLOURS[p.type] ?? '#999';
     const piece = (a: number, b: number) =>
-      `<rect class="packet" data-key="${key}" data-index="${i}" x="${x(a)}" y="2" width="${Math.max(1, x(b) - x(a))}" height="18" fill="${colour}"><title>${TYPE_NAMES[p.type] ?? `type ${p.type}`} at ${p.offset}, ${len} bytes</title></rect>`;
+      `<rect class="packet" data-key="${key}" data-index="${i}" data-offset="${p.offset}" x="${x(a)}" y="2" width="${Math.max(1, x(b) - x(a))}" height="18" fill="${colour}"><title>${TYPE_NAMES[p.type] ?? `type ${p.type}`} at ${p.offset}, ${len} bytes</title></rect>`;
     if (end <= ring.dataSize) parts.push(piece(start, end));
     else parts.push(piece(start, ring.dataSize), piece(0, end - ring.dataSize));
   }
@@ -117,13 +117,16 @@ function spark(values: number[]): string {
   return `<svg class="spark" viewBox="0 0 160 30" width="160" height="30"><polyline points="${pts}"/></svg>`;
 }
 
-const rings = new Map<string, Ring>();
+let rings = new Map<string, Ring>();
+/** The rings of the render before: a click may land just after the page was redrawn. */
+let earlier = new Map<string, Ring>();
 
 function renderLive(state: Extract<State, { mode: 'live' }>): void {
   modeLabel.textContent = 'live bus';
   const packets = new Map<string, number>();
   const dt = previous ? (state.time - previous.time) / 1000 : 0;
-  rings.clear();
+  earlier = rings;
+  rings = new Map();
   const rows = state.channels.map((c, n) => {
     const id = `${c.partition}/${c.relid}`;
     const total = c.counters ? c.counters.packetsSent + c.counters.packetsReceived : 0;
@@ -164,12 +167,12 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
 
 function renderImage(state: Extract<State, { mode: 'image' }>): void {
   modeLabel.textContent = `ring image ${state.file}`;
-  rings.clear();
+  rings = new Map();
   rings.set('image', state.ring);
   const table = state.ring.packets
     .map(
       (p, i) =>
-        `<tr class="packet-row" data-key="image" data-index="${i}"><td>${p.offset}</td><td>${TYPE_NAMES[p.type] ?? p.type}</td><td>${p.flags}</td><td>${p.offset8}</td><td>${p.len8}</td><td>${p.transactionId}</td></tr>`,
+        `<tr class="packet-row" data-key="image" data-index="${i}" data-offset="${p.offset}"><td>${p.offset}</td><td>${TYPE_NAMES[p.type] ?? p.type}</td><td>${p.flags}</td><td>${p.offset8}</td><td>${p.len8}</td><td>${p.transactionId}</td></tr>`,
     )
     .join('');
   app.innerHTML = `<section class="channel image">${ringBlock('ring', state.ring, 'image')}
@@ -182,8 +185,9 @@ function render(state: State): void {
   else renderImage(state);
 }
 
-function showPacket(key: string, index: number): void {
-  const p = rings.get(key)?.packets[index];
+function showPacket(key: string, index: number, offset: number): void {
+  const find = (m: Map<string, Ring>) => m.get(key)?.packets.find((q) => q.offset === offset);
+  const p = find(rings) ?? find(earlier) ?? rings.get(key)?.packets[index];
   if (!p) return;
   const hex = (p.payload.match(/.{1,32}/g) ?? []).map((l) => l.replace(/(..)/g, '$1 ')).join('\n');
   const ranges = (p.ranges ?? [])
@@ -215,7 +219,7 @@ document.addEventListener('click', (e) => {
   const packet = target.closest('[data-key]') as HTMLElement | SVGElement | null;
   if (packet) {
     const el = packet as HTMLElement;
-    showPacket(el.dataset.key ?? '', Number(el.dataset.index));
+    showPacket(el.dataset.key ?? '', Number(el.dataset.index), Number(el.dataset.offset));
     return;
   }
   const name = target.closest('.name') as HTMLElement | null;

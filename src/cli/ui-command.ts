@@ -89,6 +89,11 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
         return send(200, 'text/javascript; charset=utf-8', appJs);
       if (req.method === 'GET' && url.pathname === '/app.css')
         return send(200, 'text/css; charset=utf-8', appCss);
+      if (req.method === 'GET' && url.pathname === '/favicon.ico') {
+        res.writeHead(204, headers);
+        res.end();
+        return;
+      }
       if (req.method === 'GET' && url.pathname === '/state')
         return send(200, 'application/json', JSON.stringify(state()));
       if (req.method === 'GET' && url.pathname === '/events') {

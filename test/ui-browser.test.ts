@@ -1,0 +1,111 @@
+/// <reference lib="dom" />
+/**
+ * The page of `vmbus ui` in a real headless Chromium (Debian's `chromium`,
+ * driven by playwright-core): it loads without console errors, shows the
+ * offered channels, the indices move while the workload runs, pausing a
+ * channel stops them, and `--image` on a damaged vector marks the damage.
+ *
+ * Runs when Chromium is present (`CHROMIUM_PATH` or /usr/bin/chromium);
+ * `.ci/run` installs it and sets VMBUS_REQUIRE_BROWSER=1, which turns a
+ * missing browser into a failure instead of a skip.
+ */
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { ringVectors } from './shared-paths.js';
+import { startUi, stopAll } from './ui-server.js';
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const present = existsSync(executablePath);
+if (!present && process.env.VMBUS_REQUIRE_BROWSER === '1')
+  throw new Error(`VMBUS_REQUIRE_BROWSER=1 but there is no Chromium at ${executablePath}`);
+
+let browser: Browser | null = null;
+after(async () => {
+  await browser?.close();
+  stopAll();
+});
+
+async function open(url: string): Promise<{ page: Page; errors: string[] }> {
+  browser ??= await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  return { page, errors };
+}
+
+const writes = (page: Page, selector: string) =>
+  page.$$eval(`${selector} .indices`, (els) =>
+    els.map((e) => (e as HTMLElement).dataset.write).join(','),
+  );
+
+describe('vmbus ui in Chromium', {
+  skip: present ? false : `no Chromium at ${executablePath}`,
+  timeout: 90_000,
+}, () => {
+  it('shows the channels, their indices move, and pausing one stops it', async () => {
+    const { url } = await startUi();
+    const { page, errors } = await open(url);
+    await page.waitForFunction(
+      () => document.querySelectorAll('.channel[data-state="open"]').length >= 5,
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    const devices = await page.$$eval('.channel', (els) =>
+      els.map((e) => (e as HTMLElement).dataset.device).sort(),
+    );
+    assert.deepEqual(devices, ['echo', 'network', 'network', 'storage', 'storage']);
+    const before = await writes(page, '.channel');
+    await page.waitForTimeout(500);
+    assert.notEqual(await writes(page, '.channel'), before, 'the indices move');
+    // Pause the echo channel with its button: its indices stop.
+    const echo = '.channel[data-device="echo"]';
+    await page.click(`${echo} button[data-action="pause"]`);
+    await page.waitForSelector(`${echo} .kmcl:has-text("paused")`, { timeout: 10_000 });
+    const paused = await writes(page, echo);
+    await page.waitForTimeout(500);
+    assert.equal(await writes(page, echo), paused, 'a paused channel does not move');
+    await page.click(`${echo} button[data-action="start"]`);
+    await page.waitForFunction(
+      ([sel, was]) =>
+        Array.from(document.querySelectorAll(`${sel} .indices`))
+          .map((e) => (e as HTMLElement).dataset.write)
+          .join(',') !== was,
+      [echo, paused] as const,
+      { timeout: 10_000 },
+    );
+    // A packet's details open on click.
+    // (dispatched in the page: the rings are redrawn ten times a second under the pointer)
+    await page.waitForSelector('.packet', { timeout: 10_000 });
+    await page.$eval('.packet', (el) =>
+      el.dispatchEvent(new MouseEvent('click', { bubbles: true })),
+    );
+    await page.waitForSelector('#details:not([hidden]) dl', { timeout: 5_000 });
+    assert.match((await page.textContent('#details')) ?? '', /transaction id/);
+    assert.deepEqual(errors, []);
+  });
+
+  it('marks the damage of a bad ring vector', async () => {
+    const { url } = await startUi('--image', join(ringVectors(), 'bad', 'bad-len8-zero.img'));
+    const { page, errors } = await open(url);
+    await page.waitForSelector('.error', { timeout: 10_000 });
+    const text = await page.textContent('.error');
+    assert.match(text ?? '', /VMBUS_PACKET_BAD_LEN8/);
+    assert.equal(
+      await page.$$eval('.packet-row', (rows) => rows.length),
+      1,
+      'the good packet before the damage',
+    );
+    assert.ok(await page.isVisible('.ring .damage'));
+    assert.deepEqual(errors, []);
+  });
+});

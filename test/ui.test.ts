@@ -1,0 +1,136 @@
+/**
+ * `vmbus ui` over HTTP (issue 8): the server starts the live bus, serves the
+ * page and its bundle with the cross-origin isolation headers, streams the
+ * state, and acts on channels; `--image` shows a ring image and marks its
+ * damage; bad input is a one-line error. The page itself is driven in a real
+ * browser by ui-browser.test.ts.
+ */
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cliPath, ringVectors } from './shared-paths.js';
+import { startUi, stopAll } from './ui-server.js';
+
+after(stopAll);
+
+type ChannelView = {
+  partition: string;
+  relid: number;
+  device: string;
+  state: string;
+  kmcl: { paused: boolean } | null;
+  rings: {
+    toGuest: { writeIndex: number; readIndex: number };
+    toHost: { writeIndex: number };
+  } | null;
+};
+
+const state = async (url: string) =>
+  (await (await fetch(`${url}state`)).json()) as { mode: string; channels: ChannelView[] };
+
+describe('vmbus ui', { timeout: 60_000 }, () => {
+  it('serves the page and its bundle, isolated, and the live channels move', async () => {
+    const { url, child } = await startUi();
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(page.headers.get('cross-origin-embedder-policy'), 'require-corp');
+    assert.match(await page.text(), /<script type="module" src="\/app.js">/);
+    const js = await fetch(`${url}app.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    assert.ok((await js.text()).includes('EventSource'));
+    // Wait for the guests to open their devices.
+    let s = await state(url);
+    for (let i = 0; i < 50 && s.channels.filter((c) => c.state === 'open').length < 5; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await state(url);
+    }
+    const devices = s.channels.map((c) => c.device).sort();
+    assert.deepEqual(devices, ['echo', 'network', 'network', 'storage', 'storage']);
+    assert.ok(s.channels.every((c) => c.state === 'open' && c.rings !== null));
+    const sum = (x: { channels: ChannelView[] }) =>
+      x.channels.reduce(
+        (n, c) => n + (c.rings?.toGuest.writeIndex ?? 0) + (c.rings?.toHost.writeIndex ?? 0),
+        0,
+      );
+    const before = sum(s);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.notEqual(sum(await state(url)), before, 'the indices move while the workload runs');
+    // The event stream carries the same state.
+    const events = await fetch(`${url}events`);
+    const reader = events.body!.getReader();
+    const chunk = new TextDecoder().decode((await reader.read()).value);
+    assert.match(chunk, /^data: \{"mode":"live"/);
+    await reader.cancel();
+    child.kill('SIGINT');
+  });
+
+  it('pauses a channel (its rings stop) and starts it again', async () => {
+    const { url, child } = await startUi();
+    let s = await state(url);
+    for (
+      let i = 0;
+      i < 50 && !s.channels.some((c) => c.device === 'echo' && c.state === 'open');
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await state(url);
+    }
+    const echo = s.channels.find((c) => c.device === 'echo')!;
+    const post = (action: string) =>
+      fetch(`${url}api/channel/0/${echo.relid}/${action}`, { method: 'POST' });
+    assert.equal((await post('pause')).status, 200);
+    const paused = (await state(url)).channels.find(
+      (c) => c.relid === echo.relid && c.partition === echo.partition,
+    )!;
+    assert.equal(paused.kmcl?.paused, true);
+    const reads = async () =>
+      (await state(url)).channels.find(
+        (c) => c.relid === echo.relid && c.partition === echo.partition,
+      )!.rings!.toGuest.writeIndex;
+    const a = await reads();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await reads(), a, 'a paused channel sends nothing');
+    assert.equal((await post('start')).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.notEqual(await reads(), a, 'started again, it moves');
+    assert.equal((await fetch(`${url}api/channel/0/999/pause`, { method: 'POST' })).status, 404);
+    child.kill('SIGINT');
+  });
+
+  it('shows every damaged ring vector with its damage marked', async () => {
+    const dir = join(ringVectors(), 'bad');
+    const images = readdirSync(dir).filter((f) => f.endsWith('.img'));
+    assert.ok(images.length >= 5);
+    for (const name of images) {
+      const { url, child } = await startUi('--image', join(dir, name));
+      const s = (await (await fetch(`${url}state`)).json()) as {
+        mode: string;
+        ring: { error?: { code: string; offset: number } };
+      };
+      assert.equal(s.mode, 'image');
+      assert.ok(s.ring.error, `${name} is marked damaged`);
+      assert.match(s.ring.error!.code, /^[A-Z0-9_]+$/);
+      child.kill('SIGINT');
+    }
+  });
+
+  it('refuses a missing image and a bad port with one line and exit 2', () => {
+    for (const args of [
+      ['--image', '/nonexistent/ring.img'],
+      ['--port', 'eighty'],
+    ]) {
+      const r = spawnSync(process.execPath, [cliPath, 'ui', ...args], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(r.stdout, '');
+    }
+  });
+});
