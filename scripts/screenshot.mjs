@@ -25,7 +25,9 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(url);
-  await page.waitForFunction(() => document.querySelectorAll('.channel[data-state="open"]').length >= 5);
+  await page.waitForFunction(
+    () => document.querySelectorAll('.channel[data-state="open"]').length >= 5,
+  );
   await page.waitForTimeout(2000);
   await page.screenshot({ path: `${root}docs/ui.png` });
   console.log('wrote docs/ui.png');
