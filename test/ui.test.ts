@@ -69,7 +69,7 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
     child.kill('SIGINT');
   });
 
-  it('pauses a channel (its rings stop) and starts it again', async () => {
+  it('pauses a channel (its rings stop), starts it again, and shows an injected ring fault', async () => {
     const { url, child } = await startUi();
     let s = await state(url);
     for (
@@ -99,6 +99,15 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.notEqual(await reads(), a, 'started again, it moves');
     assert.equal((await fetch(`${url}api/channel/0/999/pause`, { method: 'POST' })).status, 404);
+    // Fault injection: a corrupted write index shows as the ring's typed error.
+    assert.equal((await post('corrupt')).status, 200);
+    const damaged = (await (await fetch(`${url}state`)).json()) as {
+      channels: (ChannelView & { rings: { toGuest: { error?: { code: string } } } | null })[];
+    };
+    const ring = damaged.channels.find(
+      (c) => c.relid === echo.relid && c.partition === echo.partition,
+    )!.rings!.toGuest;
+    assert.equal(ring.error?.code, 'VMBUS_RING_BAD_WRITE_INDEX');
     child.kill('SIGINT');
   });
 

@@ -36,7 +36,14 @@ interface Channel {
   device: string;
   subchannel: number;
   state: string;
-  kmcl: { state: string; started: boolean; paused: boolean; history: string[] } | null;
+  kmcl: {
+    state: string;
+    started: boolean;
+    paused: boolean;
+    outstanding: number;
+    history: string[];
+  } | null;
+  gpadls: number;
   rings: { toGuest: Ring; toHost: Ring } | null;
   counters: {
     packetsSent: number;
@@ -138,10 +145,10 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     rates.set(id, series);
     const partition = Number(c.partition.replace(/\D/g, '')) - 1;
     const kmcl = c.kmcl
-      ? `KMCL ${c.kmcl.state}${c.kmcl.paused ? ', paused' : c.kmcl.started ? ', started' : ''}`
+      ? `KMCL ${c.kmcl.state}${c.kmcl.paused ? ', paused' : c.kmcl.started ? ', started' : ''}, ${c.kmcl.outstanding} outstanding`
       : '';
     const counters = c.counters
-      ? `packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}`
+      ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}`
       : '';
     let ringsHtml = '';
     if (c.rings) {
@@ -151,7 +158,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
         ringBlock('host → guest', c.rings.toGuest, `${n}/out`) +
         ringBlock('guest → host', c.rings.toHost, `${n}/in`);
     }
-    const buttons = ['pause', 'start', 'rescind']
+    const buttons = ['pause', 'start', 'rescind', 'corrupt']
       .map(
         (a) =>
           `<button data-action="${a}" data-partition="${partition}" data-relid="${c.relid}">${a}</button>`,

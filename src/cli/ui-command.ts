@@ -107,9 +107,13 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
         req.on('close', () => clients.delete(res));
         return;
       }
-      const m = /^\/api\/channel\/(\d+)\/(\d+)\/(pause|start|rescind)$/.exec(url.pathname);
+      const m = /^\/api\/channel\/(\d+)\/(\d+)\/(pause|start|rescind|corrupt)$/.exec(url.pathname);
       if (req.method === 'POST' && m && bus) {
-        const ok = await bus.act(Number(m[1]), Number(m[2]), m[3] as 'pause' | 'start' | 'rescind');
+        const ok = await bus.act(
+          Number(m[1]),
+          Number(m[2]),
+          m[3] as 'pause' | 'start' | 'rescind' | 'corrupt',
+        );
         return send(ok ? 200 : 404, 'application/json', JSON.stringify({ ok }));
       }
       send(404, 'text/plain', 'not found');

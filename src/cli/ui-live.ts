@@ -22,6 +22,8 @@ import { startGuestWorker } from '../node/guest-worker.js';
 import { decodeRingImage } from '../ring/ring-image.js';
 import type { RingMemory } from '../ring/ring-memory.js';
 
+const scratch = new WeakMap<RingMemory, Uint8Array>();
+
 /** One ring as the page draws it. */
 export interface RingView {
   dataSize: number;
@@ -41,7 +43,16 @@ export interface ChannelView {
   device: string;
   subchannel: number;
   state: string;
-  kmcl: { state: string; started: boolean; paused: boolean; history: string[] } | null;
+  kmcl: {
+    state: string;
+    started: boolean;
+    paused: boolean;
+    /** Incoming packets delivered and not completed yet. */
+    outstanding: number;
+    history: string[];
+  } | null;
+  /** GPADLs the partition holds (all its channels). */
+  gpadls: number;
   /** Host → guest ring and guest → host ring. */
   rings: { toGuest: RingView; toHost: RingView } | null;
   counters: ChannelPipe['stats'] | null;
@@ -57,10 +68,29 @@ export interface ChannelView {
  */
 export function viewRing(memory: RingMemory, maxPackets = 128): RingView {
   const data = memory.bytes;
-  const image = new Uint8Array(data.buffer, data.byteOffset - 4096, 4096 + memory.dataSize).slice();
-  const decoded = decodeRingImage(image);
   const c = memory.control;
   const used = (c.writeIndex - c.readIndex + memory.dataSize) % memory.dataSize;
+  // Only the control page and the used span are copied, into a buffer kept
+  // per ring: a sample costs little while the bus runs (most rings are empty).
+  let image = scratch.get(memory);
+  if (!image) {
+    image = new Uint8Array(4096 + memory.dataSize);
+    scratch.set(memory, image);
+  }
+  image.set(new Uint8Array(data.buffer, data.byteOffset - 4096, 4096));
+  const read = new DataView(image.buffer).getUint32(4, true) % memory.dataSize;
+  const span =
+    (new DataView(image.buffer).getUint32(0, true) - read + memory.dataSize) % memory.dataSize;
+  const first = Math.min(span, memory.dataSize - read);
+  image.set(data.subarray(read, read + first), 4096 + read);
+  if (span > first) image.set(data.subarray(0, span - first), 4096);
+  const w = new DataView(image.buffer).getUint32(0, true);
+  const r = new DataView(image.buffer).getUint32(4, true);
+  // An empty ring with sane indices has nothing to decode; anything else is decoded (and checked).
+  const decoded =
+    span === 0 && w === r && r < memory.dataSize && r % 8 === 0
+      ? { packets: [], error: undefined }
+      : decodeRingImage(image);
   return {
     dataSize: memory.dataSize,
     readIndex: c.readIndex,
@@ -148,6 +178,7 @@ export class LiveBus {
                 state: kmcl.state,
                 started: kmcl.isStarted,
                 paused: kmcl.isPaused,
+                outstanding: kmcl.outstandingIncoming,
                 history: kmcl.history.slice(-12),
               }
             : null,
@@ -155,6 +186,7 @@ export class LiveBus {
             ? { toGuest: viewRing(pipe.outgoing.memory), toHost: viewRing(pipe.incoming.memory) }
             : null,
           counters: pipe ? { ...pipe.stats } : null,
+          gpadls: partition.gpadlCount,
         });
       }
     }
@@ -169,8 +201,9 @@ export class LiveBus {
   }
 
   /**
-   * Acts on a channel: `pause` (VmbChannelPause), `start` (VmbChannelStart)
-   * or `rescind` (the device withdraws the offer).
+   * Acts on a channel: `pause` (VmbChannelPause), `start` (VmbChannelStart),
+   * `rescind` (the device withdraws the offer) or `corrupt` (a fault: the
+   * host → guest ring's write index is set past its end).
    *
    * @param partition - partition index (0 or 1)
    * @param relid - channel id
@@ -180,10 +213,22 @@ export class LiveBus {
   async act(
     partition: number,
     relid: number,
-    action: 'pause' | 'start' | 'rescind',
+    action: 'pause' | 'start' | 'rescind' | 'corrupt',
   ): Promise<boolean> {
     const channel = this.channel(partition, relid);
     if (!channel) return false;
+    if (action === 'corrupt') {
+      // Fault injection: the channel paused, a write index past the end of
+      // the host → guest ring, then an interrupt. The guest's reader finds it, raises a typed
+      // RingCorruptError and closes the channel.
+      const pipe = channel.dataPath;
+      if (!pipe) return false;
+      // Paused first, so the host's own next write does not repair the index.
+      if (!channel.isPaused) await channel.pause();
+      pipe.outgoing.memory.control.writeIndex = pipe.outgoing.memory.dataSize + 8;
+      pipe.notifyPeer();
+      return true;
+    }
     if (action === 'pause') await channel.pause();
     else if (action === 'start') channel.start();
     else await channel.disable();
