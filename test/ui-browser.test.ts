@@ -85,11 +85,17 @@ describe('vmbus ui in Chromium', {
     );
     // A packet's details open on click.
     // (dispatched in the page: the rings are redrawn ten times a second under the pointer)
-    await page.waitForSelector('.packet', { timeout: 10_000 });
-    await page.$eval('.packet', (el) =>
-      el.dispatchEvent(new MouseEvent('click', { bubbles: true })),
+    // Retried: under load a packet may drain between the query and the click.
+    await page.waitForFunction(
+      () => {
+        document
+          .querySelector('.packet')
+          ?.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+        return document.querySelector('#details:not([hidden]) dl') !== null;
+      },
+      null,
+      { timeout: 15_000, polling: 100 },
     );
-    await page.waitForSelector('#details:not([hidden]) dl', { timeout: 5_000 });
     assert.match((await page.textContent('#details')) ?? '', /transaction id/);
     assert.deepEqual(errors, []);
   });
