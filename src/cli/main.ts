@@ -118,6 +118,7 @@ Examples:
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--image <file>', 'show this ring image instead of the live bus')
     .option('--seconds <n>', 'stop after this many seconds (0: until Ctrl-C)', '0')
+    .option('--fps <n>', 'samples of the bus sent to the page per second', '10')
     .addHelpText(
       'after',
       `
@@ -129,20 +130,31 @@ Examples:
   $ vmbus ui
   $ vmbus ui --port 0 --image ring.img`,
     )
-    .action(async (o: { port: string; host: string; image?: string; seconds: string }) => {
-      const port = Number(o.port);
-      const seconds = Number(o.seconds);
-      if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
-        throw new UsageError(`--port ${JSON.stringify(o.port)} is not a port number`);
-      if (!(seconds >= 0 && seconds <= 86400))
-        throw new UsageError(`--seconds ${JSON.stringify(o.seconds)} is not in 0..86400`);
-      setExit(
-        await runUi(
-          { port, host: o.host, seconds, ...(o.image !== undefined ? { image: o.image } : {}) },
-          io,
-        ),
-      );
-    });
+    .action(
+      async (o: { port: string; host: string; image?: string; seconds: string; fps: string }) => {
+        const port = Number(o.port);
+        const seconds = Number(o.seconds);
+        const fps = Number(o.fps);
+        if (!(fps >= 1 && fps <= 60))
+          throw new UsageError(`--fps ${JSON.stringify(o.fps)} is not in 1..60`);
+        if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
+          throw new UsageError(`--port ${JSON.stringify(o.port)} is not a port number`);
+        if (!(seconds >= 0 && seconds <= 86400))
+          throw new UsageError(`--seconds ${JSON.stringify(o.seconds)} is not in 0..86400`);
+        setExit(
+          await runUi(
+            {
+              port,
+              host: o.host,
+              seconds,
+              fps,
+              ...(o.image !== undefined ? { image: o.image } : {}),
+            },
+            io,
+          ),
+        );
+      },
+    );
 
   program
     .command('bench')

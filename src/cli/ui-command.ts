@@ -26,6 +26,8 @@ export interface UiOptions {
   image?: string;
   /** Stop after this many seconds (tests); 0 runs until Ctrl-C. */
   seconds: number;
+  /** Samples streamed to the page per second (default 10). */
+  fps?: number;
 }
 
 const PAGE = `<!doctype html>
@@ -138,11 +140,14 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
     `vmbus ui: http://${options.host}:${port}/ (${image ? `ring image ${options.image}` : 'live bus'}; Ctrl-C stops)\n`,
   );
   // Sampled at display rate: the bus never waits for the page.
-  const timer = setInterval(() => {
-    if (clients.size === 0 || image) return;
-    const line = `data: ${JSON.stringify(state())}\n\n`;
-    for (const c of clients) c.write(line);
-  }, 100);
+  const timer = setInterval(
+    () => {
+      if (clients.size === 0 || image) return;
+      const line = `data: ${JSON.stringify(state())}\n\n`;
+      for (const c of clients) c.write(line);
+    },
+    1000 / (options.fps ?? 10),
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     if (options.seconds > 0) setTimeout(resolve, options.seconds * 1000).unref();
