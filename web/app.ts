@@ -128,14 +128,36 @@ let rings = new Map<string, Ring>();
 /** The rings of the render before: a click may land just after the page was redrawn. */
 let earlier = new Map<string, Ring>();
 
+interface ChannelElements {
+  section: HTMLElement;
+  name: HTMLElement;
+  state: HTMLElement;
+  kmcl: HTMLElement;
+  rings: HTMLElement;
+  ringsHtml: string;
+  counters: HTMLElement;
+  spark: HTMLElement;
+  rate: HTMLElement;
+}
+
+/** The sections drawn so far, by channel: built once, then only their changing parts are updated. */
+const drawn = new Map<string, ChannelElements>();
+
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 function renderLive(state: Extract<State, { mode: 'live' }>): void {
   modeLabel.textContent = 'live bus';
   const packets = new Map<string, number>();
   const dt = previous ? (state.time - previous.time) / 1000 : 0;
   earlier = rings;
   rings = new Map();
-  const rows = state.channels.map((c, n) => {
+  if (drawn.size === 0) app.textContent = '';
+  const seen = new Set<string>();
+  for (const [n, c] of state.channels.entries()) {
     const id = `${c.partition}/${c.relid}`;
+    seen.add(id);
     const total = c.counters ? c.counters.packetsSent + c.counters.packetsReceived : 0;
     packets.set(id, total);
     const before = previous?.packets.get(id);
@@ -143,13 +165,45 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     if (before !== undefined && dt > 0) series.push((total - before) / dt);
     while (series.length > 60) series.shift();
     rates.set(id, series);
-    const partition = Number(c.partition.replace(/\D/g, '')) - 1;
-    const kmcl = c.kmcl
-      ? `KMCL ${c.kmcl.state}${c.kmcl.paused ? ', paused' : c.kmcl.started ? ', started' : ''}, ${c.kmcl.outstanding} outstanding`
-      : '';
-    const counters = c.counters
-      ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}`
-      : '';
+    let el = drawn.get(id);
+    if (!el) {
+      const partition = Number(c.partition.replace(/\D/g, '')) - 1;
+      const buttons = ['pause', 'start', 'rescind', 'corrupt']
+        .map(
+          (a) =>
+            `<button data-action="${a}" data-partition="${partition}" data-relid="${c.relid}">${a}</button>`,
+        )
+        .join('');
+      const section = document.createElement('section');
+      section.className = 'channel';
+      section.dataset.id = id;
+      section.dataset.device = c.device;
+      section.innerHTML = `<h2><span class="name">${esc(c.partition)} · ${esc(c.device)}${c.subchannel ? ` queue ${c.subchannel}` : ''} · channel ${c.relid}</span> <span class="state"></span> <span class="kmcl"></span> ${buttons}</h2>
+        <div class="rings"></div><div class="counters"></div><span class="sparkbox"></span><span class="rate"></span>`;
+      app.appendChild(section);
+      const q = (sel: string) => section.querySelector(sel) as HTMLElement;
+      el = {
+        section,
+        name: q('.name'),
+        state: q('.state'),
+        kmcl: q('.kmcl'),
+        rings: q('.rings'),
+        ringsHtml: '',
+        counters: q('.counters'),
+        spark: q('.sparkbox'),
+        rate: q('.rate'),
+      };
+      drawn.set(id, el);
+    }
+    if (el.section.dataset.state !== c.state) el.section.dataset.state = c.state;
+    el.name.dataset.history = (c.kmcl?.history ?? []).join(' → ');
+    setText(el.state, c.state);
+    setText(
+      el.kmcl,
+      c.kmcl
+        ? `KMCL ${c.kmcl.state}${c.kmcl.paused ? ', paused' : c.kmcl.started ? ', started' : ''}, ${c.kmcl.outstanding} outstanding`
+        : '',
+    );
     let ringsHtml = '';
     if (c.rings) {
       rings.set(`${n}/out`, c.rings.toGuest);
@@ -158,18 +212,27 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
         ringBlock('host → guest', c.rings.toGuest, `${n}/out`) +
         ringBlock('guest → host', c.rings.toHost, `${n}/in`);
     }
-    const buttons = ['pause', 'start', 'rescind', 'corrupt']
-      .map(
-        (a) =>
-          `<button data-action="${a}" data-partition="${partition}" data-relid="${c.relid}">${a}</button>`,
-      )
-      .join('');
-    return `<section class="channel" data-id="${esc(id)}" data-state="${esc(c.state)}" data-device="${esc(c.device)}">
-      <h2><span class="name" data-history="${esc((c.kmcl?.history ?? []).join(' → '))}">${esc(c.partition)} · ${esc(c.device)}${c.subchannel ? ` queue ${c.subchannel}` : ''} · channel ${c.relid}</span> <span class="state">${esc(c.state)}</span> <span class="kmcl">${esc(kmcl)}</span> ${buttons}</h2>
-      ${ringsHtml}<div class="counters">${counters}</div>${spark(series)}<span class="rate">${Math.round(series.at(-1) ?? 0)} packets/s</span></section>`;
-  });
+    // Only a ring whose indices or packets changed is redrawn.
+    if (ringsHtml !== el.ringsHtml) {
+      el.ringsHtml = ringsHtml;
+      el.rings.innerHTML = ringsHtml;
+    }
+    setText(
+      el.counters,
+      c.counters
+        ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}`
+        : '',
+    );
+    el.spark.innerHTML = spark(series);
+    setText(el.rate, `${Math.round(series.at(-1) ?? 0)} packets/s`);
+  }
+  for (const [id, el] of drawn) {
+    if (!seen.has(id)) {
+      el.section.remove();
+      drawn.delete(id);
+    }
+  }
   previous = { time: state.time, packets };
-  app.innerHTML = rows.join('');
 }
 
 function renderImage(state: Extract<State, { mode: 'image' }>): void {
