@@ -128,6 +128,22 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
     }
   });
 
+  it('refuses a port in use with one line and exit 2', async () => {
+    const { url, child } = await startUi(
+      '--image',
+      join(ringVectors(), 'bad', 'bad-len8-zero.img'),
+    );
+    const port = new URL(url).port;
+    const r = spawnSync(process.execPath, [cliPath, 'ui', '--port', port], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /EADDRINUSE/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    child.kill('SIGINT');
+  });
+
   it('refuses a missing image and a bad port with one line and exit 2', () => {
     for (const args of [
       ['--image', '/nonexistent/ring.img'],
