@@ -71,16 +71,19 @@ describe('vmbus ui in Chromium', {
     const echo = '.channel[data-device="echo"]';
     await page.click(`${echo} button[data-action="pause"]`);
     await page.waitForSelector(`${echo} .kmcl:has-text("paused")`, { timeout: 10_000 });
-    const paused = await writes(page, echo);
+    // The host → guest ring: a paused host writes nothing (the guest may still post a request or two).
+    const hostRing = `${echo} .ringblock:first-child`;
+    await page.waitForTimeout(200);
+    const paused = await writes(page, hostRing);
     await page.waitForTimeout(500);
-    assert.equal(await writes(page, echo), paused, 'a paused channel does not move');
+    assert.equal(await writes(page, hostRing), paused, 'a paused channel sends nothing');
     await page.click(`${echo} button[data-action="start"]`);
     await page.waitForFunction(
       ([sel, was]) =>
         Array.from(document.querySelectorAll(`${sel} .indices`))
           .map((e) => (e as HTMLElement).dataset.write)
           .join(',') !== was,
-      [echo, paused] as const,
+      [hostRing, paused] as const,
       { timeout: 10_000 },
     );
     // A packet's details open on click.
