@@ -78,7 +78,6 @@ const TYPE_COLOURS: Record<number, string> = {
 const W = 640;
 const rates = new Map<string, number[]>();
 let previous: { time: number; packets: Map<string, number> } | null = null;
-let latest: State | null = null;
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -250,7 +249,6 @@ function renderImage(state: Extract<State, { mode: 'image' }>): void {
 }
 
 function render(state: State): void {
-  latest = state;
   if (state.mode === 'live') renderLive(state);
   else renderImage(state);
 }
@@ -308,4 +306,3 @@ if (first.mode === 'live') {
     statusLine.textContent = 'disconnected';
   };
 }
-void latest;

@@ -37,6 +37,7 @@ import {
   RNDIS_MSG,
   RNDIS_PACKET_HEADER,
   RNDIS_STATUS,
+  readU32,
   writeRndisPacketHeader,
 } from './nvsp-protocol.js';
 
@@ -480,12 +481,11 @@ export class NetVsc {
     length: number,
   ): void => {
     this.freeSections.push(packet.pointer as number);
-    const nvsp = length >= 8 ? new DataView(buffer.buffer, buffer.byteOffset) : null;
     if (
       status !== NTSTATUS.STATUS_SUCCESS ||
-      !nvsp ||
-      nvsp.getUint32(0, true) !== NVSP_MSG.SEND_RNDIS_PKT_COMPLETE ||
-      nvsp.getUint32(4, true) !== NVSP_STATUS.SUCCESS
+      length < 8 ||
+      readU32(buffer, 0) !== NVSP_MSG.SEND_RNDIS_PKT_COMPLETE ||
+      readU32(buffer, 4) !== NVSP_STATUS.SUCCESS
     )
       this.stats.sendFailures++;
     if (this.writableWaiters.length > 0) {
@@ -676,11 +676,7 @@ export class NetVsc {
   ): void {
     if (token.transferPageSetId < 0) {
       // In-band notifications: the send table is the one Linux acts on (§5.3).
-      if (
-        length >= 12 &&
-        new DataView(buffer.buffer, buffer.byteOffset).getUint32(0, true) ===
-          NVSP_MSG.SEND_INDIRECTION_TABLE
-      ) {
+      if (length >= 12 && readU32(buffer, 0) === NVSP_MSG.SEND_INDIRECTION_TABLE) {
         const v = new DataView(buffer.buffer, buffer.byteOffset, length);
         const count = v.getUint32(4, true);
         const offset = v.getUint32(8, true);
@@ -694,8 +690,7 @@ export class NetVsc {
     }
     let status: number = NVSP_STATUS.SUCCESS;
     const recv = this.recv;
-    const type =
-      length >= 4 ? new DataView(buffer.buffer, buffer.byteOffset).getUint32(0, true) : -1;
+    const type = length >= 4 ? readU32(buffer, 0) : -1;
     if (
       !recv ||
       type !== NVSP_MSG.SEND_RNDIS_PKT ||

@@ -41,6 +41,7 @@ import {
   RNDIS_MSG,
   RNDIS_PACKET_HEADER,
   RNDIS_STATUS,
+  readU32,
   receiveSlotSize,
   SEND_SECTION_SIZE,
   writeRndisPacketHeader,
@@ -380,13 +381,7 @@ export class NetVsp implements SwitchPort {
   }
 
   private releaseReceiveBuffer(): void {
-    if (this.recv) {
-      try {
-        this.channels[0]?.unmapGpadl(this.recvHandle);
-      } catch {
-        // already gone with the channel
-      }
-    }
+    if (this.recv) unmapQuietly(this.channels[0], this.recvHandle);
     this.recv = null;
     this.slotCount = 0;
     this.freeData.length = 0;
@@ -394,13 +389,7 @@ export class NetVsp implements SwitchPort {
   }
 
   private releaseSendBuffer(): void {
-    if (this.send) {
-      try {
-        this.channels[0]?.unmapGpadl(this.sendHandle);
-      } catch {
-        // already gone with the channel
-      }
-    }
+    if (this.send) unmapQuietly(this.channels[0], this.sendHandle);
     this.send = null;
   }
 
@@ -544,20 +533,9 @@ export class NetVsp implements SwitchPort {
     if (this.recv) return fail('NVSP_ORDER', 'a second SEND_RECV_BUF');
     const handle = view.getUint32(4, true);
     const id = view.getUint16(8, true);
-    let buffer: GuestBuffer;
-    try {
-      buffer = GuestBuffer.fromDescriptors(channel.mapGpadl(0, handle));
-    } catch (e) {
-      try {
-        channel.unmapGpadl(handle);
-      } catch {
-        // was not mapped
-      }
-      return fail(
-        'NVSP_BAD_GPADL',
-        `receive buffer GPADL 0x${handle.toString(16)}: ${(e as Error).message}`,
-      );
-    }
+    const buffer = mapBuffer(channel, handle);
+    if (typeof buffer === 'string')
+      return fail('NVSP_BAD_GPADL', `receive buffer GPADL 0x${handle.toString(16)}: ${buffer}`);
     const slot = receiveSlotSize(this.mtu);
     const count = Math.floor(buffer.byteLength / slot);
     if (count <= RECEIVE_CONTROL_SLOTS) {
@@ -596,20 +574,11 @@ export class NetVsp implements SwitchPort {
     };
     if (this.send) return fail('NVSP_ORDER', 'a second SEND_SEND_BUF');
     const handle = view.getUint32(4, true);
-    try {
-      this.send = GuestBuffer.fromDescriptors(channel.mapGpadl(0, handle));
-      this.sendHandle = handle;
-    } catch (e) {
-      try {
-        channel.unmapGpadl(handle);
-      } catch {
-        // was not mapped
-      }
-      return fail(
-        'NVSP_BAD_GPADL',
-        `send buffer GPADL 0x${handle.toString(16)}: ${(e as Error).message}`,
-      );
-    }
+    const buffer = mapBuffer(channel, handle);
+    if (typeof buffer === 'string')
+      return fail('NVSP_BAD_GPADL', `send buffer GPADL 0x${handle.toString(16)}: ${buffer}`);
+    this.send = buffer;
+    this.sendHandle = handle;
     this.finish(
       channel,
       token,
@@ -740,7 +709,6 @@ export class NetVsp implements SwitchPort {
       this.releaseTx(tx);
     };
     let at = 0;
-    let frames = 0;
     while (at < length) {
       if (length - at < RNDIS_PACKET_HEADER) {
         return bad('RNDIS_TOO_SMALL', `a PACKET_MSG header cut at ${length - at} bytes`);
@@ -791,7 +759,6 @@ export class NetVsp implements SwitchPort {
       const start = at + 8 + dataOffset;
       this.stats.framesFromGuest++;
       this.stats.bytesFromGuest += dataLen;
-      frames++;
       if (dataLen > this.mtu || dataLen < 14) {
         // A frame above the MTU (or a runt) is dropped; the rest go on.
         this.stats.framesDropped++;
@@ -803,7 +770,6 @@ export class NetVsp implements SwitchPort {
       }
       at += msgLen;
     }
-    void frames;
     this.releaseTx(tx);
   }
 
@@ -1190,8 +1156,7 @@ export class NetVsp implements SwitchPort {
     packet.pointer = null;
     packet.channel.freePacket(packet);
     if (status === NTSTATUS.STATUS_SUCCESS) {
-      const type =
-        length >= 8 ? new DataView(buffer.buffer, buffer.byteOffset).getUint32(0, true) : -1;
+      const type = length >= 8 ? readU32(buffer, 0) : -1;
       if (type !== NVSP_MSG.SEND_RNDIS_PKT_COMPLETE)
         this.violation(
           'NVSP_BAD_RECEIVE_COMPLETION',
@@ -1224,6 +1189,25 @@ export class NetVsp implements SwitchPort {
       this.stats.framesDropped++;
       ticket?.release();
     }
+  }
+}
+
+/** Maps a buffer's GPADL as one whole-page range; on failure unmaps it and returns why. */
+function mapBuffer(channel: KmclChannel, handle: number): GuestBuffer | string {
+  try {
+    return GuestBuffer.fromDescriptors(channel.mapGpadl(0, handle));
+  } catch (e) {
+    unmapQuietly(channel, handle);
+    return (e as Error).message;
+  }
+}
+
+/** Unmaps a GPADL that may already be gone (with its channel, or never mapped). */
+function unmapQuietly(channel: KmclChannel | undefined, handle: number): void {
+  try {
+    channel?.unmapGpadl(handle);
+  } catch {
+    // not mapped
   }
 }
 

@@ -356,6 +356,30 @@ export function encodeNvsp3(
 }
 
 /**
+ * Reads a little-endian u32 from bytes (the frame path's way to read a
+ * message type without a DataView per packet).
+ *
+ * @param bytes - the bytes
+ * @param offset - where the u32 starts; the caller checked it is inside
+ * @returns the value
+ *
+ * @example
+ * ```ts
+ * import { readU32 } from 'vmbus-kmcl';
+ * console.log(readU32(Uint8Array.of(0x6c, 0, 0, 0), 0)); // 108
+ * ```
+ */
+export function readU32(bytes: Uint8Array, offset: number): number {
+  return (
+    (bytes[offset]! |
+      (bytes[offset + 1]! << 8) |
+      (bytes[offset + 2]! << 16) |
+      (bytes[offset + 3]! << 24)) >>>
+    0
+  );
+}
+
+/**
  * Writes the 44-byte RNDIS PACKET_MSG header of a frame with no per-packet
  * info, tight layout (spec nvsp.md §6.7, §9 B1).
  *

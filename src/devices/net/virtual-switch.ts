@@ -180,7 +180,7 @@ export class VirtualSwitch {
         return 0;
       }
     }
-    if (!this.ports.some((p) => p !== from)) {
+    if (this.ports.length === (this.ports.includes(from) ? 1 : 0)) {
       // No other port to offer it to (each refusal by a port is counted there).
       this.stats.droppedNoRoute++;
       return 0;
