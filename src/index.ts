@@ -9,6 +9,7 @@
 export * from './bus/index.js';
 export * from './devices/echo/index.js';
 export * from './devices/net/index.js';
+export { openClientChannel } from './devices/open-client-channel.js';
 export * from './devices/storage/index.js';
 export * from './kmcl/index.js';
 export { GuestMemory, MemoryAccessError, MemoryDescriptor, PageAllocator } from './memory/index.js';

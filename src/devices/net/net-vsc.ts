@@ -19,6 +19,7 @@ import type { ExternalData, KmclPacket } from '../../kmcl/kmcl-packet.js';
 import { MemoryDescriptor } from '../../memory/memory-descriptor.js';
 import { NTSTATUS } from '../../status/ntstatus.js';
 import { VmbusError } from '../../status/vmbus-error.js';
+import { openClientChannel } from '../open-client-channel.js';
 import { GuestBuffer } from './guest-buffer.js';
 import {
   encodeNvsp,
@@ -222,29 +223,14 @@ export class NetVsc {
     channel.initSetProcessPacketCallbacks((c, p, buffer, length) =>
       this.process(c, p, buffer, length),
     );
-    let failed: (e: Error) => void = () => {};
-    channel.initSetTargetPnp(
+    return openClientChannel(
+      channel,
       NIC_INTERFACE_TYPE,
       instance,
-      (_c, status) =>
-        failed(
-          new VmbusError(
-            'NET_OPEN_FAILED',
-            `Opening the NIC failed with 0x${(status >>> 0).toString(16)}`,
-          ),
-        ),
       index,
+      'NET_OPEN_FAILED',
+      'the NIC',
     );
-    const started = new Promise<KmclChannel>((resolve, reject) => {
-      failed = reject;
-      channel.initSetStateChangeCallbacks({
-        Version: 1,
-        Size: 48,
-        EvtChannelPostStarted: () => resolve(channel),
-      });
-    });
-    channel.enable();
-    return started;
   }
 
   /** Sends one NVSP request and waits for its completion; returns the reply bytes. */

@@ -18,6 +18,7 @@ import { VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION as WAIT } from '../../kmc
 import { MemoryDescriptor } from '../../memory/memory-descriptor.js';
 import { NTSTATUS } from '../../status/ntstatus.js';
 import { VmbusError } from '../../status/vmbus-error.js';
+import { openClientChannel } from '../open-client-channel.js';
 import {
   encodeExecuteSrb,
   encodeVstorRequest,
@@ -211,29 +212,14 @@ export class StorageVsc {
       } else this.ignoredHostPackets++;
       c.completePacket(p, null, 0);
     });
-    let failed: (e: Error) => void = () => {};
-    channel.initSetTargetPnp(
+    return openClientChannel(
+      channel,
       SCSI_INTERFACE_TYPE,
       this.instance,
-      (_c, status) =>
-        failed(
-          new VmbusError(
-            'VSTOR_OPEN_FAILED',
-            `Opening the controller failed with 0x${(status >>> 0).toString(16)}`,
-          ),
-        ),
       index,
+      'VSTOR_OPEN_FAILED',
+      'the controller',
     );
-    const started = new Promise<KmclChannel>((resolve, reject) => {
-      failed = reject;
-      channel.initSetStateChangeCallbacks({
-        Version: 1,
-        Size: 48,
-        EvtChannelPostStarted: () => resolve(channel),
-      });
-    });
-    channel.enable();
-    return started;
   }
 
   private async request(
