@@ -19,7 +19,7 @@ import { createKmclPair } from '../src/kmcl/kmcl-pair.js';
 import { type BenchOptions, measure, nowNs, type Result, summarize } from './harness.js';
 
 const SIZE = 64;
-const WINDOW = 32;
+const WINDOW = Number(process.env.VMBUS_BENCH_WINDOW ?? 32);
 const TYPE = '6d1e4a3b-2c1d-4e5f-8a9b-0c1d2e3f4a5b';
 
 async function sameThread(opts: BenchOptions): Promise<Result> {

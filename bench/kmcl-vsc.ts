@@ -74,6 +74,7 @@ port.on('message', async ({ n }: { n: number }) => {
   }
   await done;
   port.postMessage({ t0, t1: nowNs(), wakeups: pump.wakeups, spinHits: pump.spinHits });
+  if (process.env.VMBUS_BENCH_TRACE) console.error('vsc pipe', channel.pipeStats);
   if (process.env.VMBUS_BENCH_TRACE)
     console.error('vsc', n, pump.wakeups, pump.spinHits, channel.stats);
 });

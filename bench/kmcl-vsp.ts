@@ -31,3 +31,5 @@ server.enable();
 server.start();
 g.worker.on('message', (m) => port.postMessage(m));
 port.on('message', (m) => g.worker.postMessage(m));
+if (process.env.VMBUS_BENCH_TRACE)
+  setInterval(() => console.error('vsp', server.stats, server.pipeStats), 1000).unref();

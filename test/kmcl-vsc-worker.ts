@@ -30,7 +30,9 @@ import {
 } from 'vmbus-kmcl';
 import { guestFromWorkerData } from 'vmbus-kmcl/node';
 
-const { guest, memory, data } = guestFromWorkerData({ log: () => {} });
+const { workerData } = await import('node:worker_threads');
+const spin = (workerData as { data?: { spin?: number } }).data?.spin ?? 0;
+const { guest, memory, data } = guestFromWorkerData({ log: () => {}, spin });
 const { total, window, type } = data as { total: number; window: number; type: string };
 const port = parentPort!;
 
@@ -96,7 +98,8 @@ function run(): void {
       const want = seq % 16 === 0 ? (slot & 255) * 4096 : seq * 21;
       if (status !== NTSTATUS.STATUS_SUCCESS || length !== 8 || answer !== want >>> 0) bad++;
       if (seq % 16 === 0) external++;
-      if (++completed === total) port.postMessage({ completed, bad, external });
+      if (++completed === total)
+        port.postMessage({ completed, bad, external, guestPolls: guest.poller.polls });
       else sendNext(p, slot);
     });
     sendNext(packet, slot);

@@ -24,13 +24,14 @@ import {
 } from 'vmbus-kmcl';
 import { startGuestWorker } from 'vmbus-kmcl/node';
 
-const { total, window } = workerData as { total: number; window: number };
+const { total, window, spin } = workerData as { total: number; window: number; spin?: number };
 const port = parentPort!;
 const TYPE = '5b7c1c1e-7d4e-4f5e-9d3e-1a2b3c4d5e6f';
 const host = new VmbusHost({ log: () => {} });
 const guest = startGuestWorker(host, new URL('./kmcl-vsc-worker.js', import.meta.url), {
   memoryPages: 1024,
-  data: { total, window, type: TYPE },
+  data: { total, window, type: TYPE, spin: spin ?? 0 },
+  spin: spin ?? 0,
 });
 
 const out: { value?: KmclChannel } = {};
@@ -68,7 +69,12 @@ VmbChannelEnable(channel);
 VmbChannelStart(channel);
 
 guest.worker.on('message', async (m) => {
-  port.postMessage({ ...m, externalSeen, received: channel.stats.packetsReceived });
+  port.postMessage({
+    ...m,
+    externalSeen,
+    received: channel.stats.packetsReceived,
+    hostPolls: guest.partition.poller.polls,
+  });
   await guest.terminate();
   process.exit(0);
 });

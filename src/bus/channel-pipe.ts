@@ -16,6 +16,7 @@ import type { IncomingRing } from '../ring/incoming-ring.js';
 import type { OutgoingRing } from '../ring/outgoing-ring.js';
 import { RingCorruptError } from '../ring/ring-error.js';
 import { VmbusError } from '../status/vmbus-error.js';
+import type { PipePoller } from './pipe-poller.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -165,7 +166,10 @@ export class ChannelPipe {
   /** Called once when the pipe closes. */
   onClose: ((reason: PipeCloseReason, error?: Error) => void) | null = null;
 
+  /** Whether the pipe is parked in its endpoint's {@link PipePoller}. */
+  parked = false;
   private readonly signalPeer: () => void;
+  private readonly poller: PipePoller | null;
   private open = true;
   private reason: PipeCloseReason = 'closed';
   private spaceWaiters: { bytes: number; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -176,17 +180,53 @@ export class ChannelPipe {
    * @param outgoing - the ring this side writes
    * @param incoming - the ring this side reads
    * @param signalPeer - raises the peer's channel event
+   * @param poller - the endpoint's poller, where a drained reader may park
    */
   constructor(
     relid: number,
     outgoing: OutgoingRing,
     incoming: IncomingRing,
     signalPeer: () => void,
+    poller: PipePoller | null = null,
   ) {
     this.relid = relid;
     this.outgoing = outgoing;
     this.incoming = incoming;
     this.signalPeer = signalPeer;
+    this.poller = poller;
+  }
+
+  /**
+   * For a reader that has drained its ring: keeps the interrupt mask set
+   * and parks the pipe in the endpoint's poller while its pump spins.
+   *
+   * @returns true when parked (leave the mask set); false: unmask as usual
+   */
+  park(): boolean {
+    return this.poller?.park(this) ?? false;
+  }
+
+  /**
+   * Unmasks the incoming ring and re-checks it (spec §1.8); a corrupt
+   * write index closes the pipe.
+   *
+   * @returns true when packets arrived meanwhile (read them)
+   */
+  unmaskAndCheck(): boolean {
+    try {
+      return this.incoming.unmaskInterrupts();
+    } catch (e) {
+      if (!(e instanceof RingCorruptError)) throw e;
+      this.close('corrupt', e);
+      return false;
+    }
+  }
+
+  /** The poller found packets: the reader reads them (no interrupt counted). */
+  poll(): void {
+    if (!this.open) return;
+    if (this.onSignal) this.onSignal();
+    else if (this.onPacket) this.drain(this.onPacket);
   }
 
   /** Whether the pipe still carries packets. */
@@ -344,7 +384,7 @@ export class ChannelPipe {
           this.stats.interruptsSent++;
           this.signalPeer();
         }
-        if (!this.open || !ring.unmaskInterrupts()) break;
+        if (!this.open || this.park() || !ring.unmaskInterrupts()) break;
       }
     } catch (e) {
       if (!(e instanceof RingCorruptError)) throw e;

@@ -31,6 +31,7 @@ export {
   type LinkSide,
   MAX_CHANNEL_ID,
 } from './partition-link.js';
+export { PipePoller } from './pipe-poller.js';
 export {
   GuestChannel,
   GuestOffer,

@@ -9,6 +9,7 @@
 
 import { yieldTask } from '../signal/next-task.js';
 import type { LinkEndpoint } from './partition-link.js';
+import type { PipePoller } from './pipe-poller.js';
 
 /**
  * The state machine a pump feeds: a {@link HostPartition} or a {@link VmbusGuest}.
@@ -29,6 +30,8 @@ export interface LinkTarget {
   channelEvent(relid: number): void;
   /** The peer is gone. */
   detach(): void;
+  /** Where drained channel readers park while the pump spins (optional). */
+  readonly poller?: PipePoller;
   /** Where violations are counted. */
   readonly log: { violation(code: string, message: string): void };
 }
@@ -91,10 +94,20 @@ export class LinkPump {
     this.endpoint.doorbell.signal();
   }
 
-  /** Polls the doorbell up to `spin` times; true when it moved. */
-  private spinFor(seen: number): boolean {
+  /**
+   * Polls the doorbell and the parked channel rings up to `spin` times;
+   * true when the doorbell moved or a parked ring had packets.
+   */
+  private spinFor(seen: number, poller: PipePoller | undefined): boolean {
     const bell = this.endpoint.doorbell;
-    for (let i = 0; i < this.spin; i++) if (bell.value !== seen) return true;
+    if (!poller) {
+      for (let i = 0; i < this.spin; i++) if (bell.value !== seen) return true;
+      return false;
+    }
+    for (let i = 0; i < this.spin; i++) {
+      if (bell.value !== seen) return true;
+      if (poller.parked > 0 && poller.poll()) return true;
+    }
     return false;
   }
 
@@ -122,11 +135,15 @@ export class LinkPump {
         endpoint.close();
       },
     };
+    // A spinning pump polls the rings its channel readers park (PipePoller).
+    const poller = this.spin > 0 ? target.poller : undefined;
     let busy = 0;
     while (!this.stopped) {
       const seen = endpoint.doorbell.value;
+      if (poller) poller.active = true;
       const found = endpoint.poll(handlers);
       if (endpoint.closed) {
+        if (poller) poller.active = false;
         target.detach();
         return;
       }
@@ -134,15 +151,25 @@ export class LinkPump {
         if (++busy % YIELD_EVERY === 0) await yieldTask();
         continue;
       }
-      if (this.spin > 0 && this.spinFor(seen)) {
+      if (this.spin > 0 && this.spinFor(seen, poller)) {
         this.spinHits++;
+        if (++busy % YIELD_EVERY === 0) await yieldTask();
         continue;
+      }
+      if (poller) {
+        // About to sleep: every parked ring is unmasked and re-checked.
+        poller.active = false;
+        if (poller.quiesce()) continue;
       }
       const wait = endpoint.doorbell.waitAsync(seen);
       if (typeof wait !== 'string') {
         await wait;
         this.wakeups++;
       }
+    }
+    if (poller) {
+      poller.active = false;
+      poller.quiesce();
     }
   }
 }

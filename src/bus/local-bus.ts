@@ -65,6 +65,12 @@ export interface LocalBusOptions {
   existingHost?: VmbusHost;
   /** Log sink for both sides. */
   log?: LogSink;
+  /**
+   * Doorbell polls before each pump sleeps (default 0). Above 0 the pumps
+   * also poll the rings drained channel readers park (`PipePoller`):
+   * for tests and benchmarks of the polling path; it burns this thread's CPU.
+   */
+  spin?: number;
 }
 
 /**
@@ -95,8 +101,9 @@ export function createLocalBus(options: LocalBusOptions = {}): LocalBus {
     ...(log ? { log } : {}),
     ...options.guest,
   });
-  const hostPump = new LinkPump(hostLink, partition);
-  const guestPump = new LinkPump(guestLink, guest);
+  const spin = options.spin ?? 0;
+  const hostPump = new LinkPump(hostLink, partition, { spin });
+  const guestPump = new LinkPump(guestLink, guest, { spin });
   void hostPump.start();
   void guestPump.start();
   return {

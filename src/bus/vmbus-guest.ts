@@ -38,6 +38,7 @@ import { OutgoingRing } from '../ring/outgoing-ring.js';
 import { BusError } from './bus-error.js';
 import { BusLog, type LogSink } from './bus-log.js';
 import { ChannelPipe, type PipeCloseReason } from './channel-pipe.js';
+import { PipePoller } from './pipe-poller.js';
 import type { PartitionNotifier } from './vmbus-host.js';
 
 /**
@@ -248,6 +249,8 @@ export class VmbusGuest {
   readonly pages: PageAllocator;
   /** Violations by the host, counted and logged. */
   readonly log: BusLog;
+  /** Where drained channel readers park while this side's link pump spins. */
+  readonly poller = new PipePoller();
   /** Offers by channel id. */
   readonly offers = new Map<number, GuestOffer>();
   /** Negotiated version (0 before connecting). */
@@ -523,8 +526,12 @@ export class VmbusGuest {
     }
     const outgoing = new OutgoingRing(buffer, base, up * 4096);
     const incoming = new IncomingRing(buffer, base + up * 4096, down * 4096);
-    const pipe = new ChannelPipe(offer.relid, outgoing, incoming, () =>
-      this.notifier.signalChannel(offer.relid),
+    const pipe = new ChannelPipe(
+      offer.relid,
+      outgoing,
+      incoming,
+      () => this.notifier.signalChannel(offer.relid),
+      this.poller,
     );
     const channel = new GuestChannel(this, offer, pipe, pfns, gpadl);
     offer.channel = channel;

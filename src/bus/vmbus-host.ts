@@ -46,6 +46,7 @@ import { NTSTATUS } from '../status/ntstatus.js';
 import { BusLog, type LogSink } from './bus-log.js';
 import { ChannelPipe, type PipeCloseReason } from './channel-pipe.js';
 import { MAX_CHANNEL_ID } from './partition-link.js';
+import { PipePoller } from './pipe-poller.js';
 
 /**
  * How a partition's state machine reaches the guest.
@@ -345,6 +346,8 @@ export class HostPartition {
   readonly memory: GuestMemory;
   /** Violations, counted by code and logged with a rate limit. */
   readonly log: BusLog;
+  /** Where drained channel readers park while this partition's link pump spins. */
+  readonly poller = new PipePoller();
   /** Counters. */
   readonly stats: PartitionStats = {
     messagesReceived: 0,
@@ -897,7 +900,13 @@ export class HostPartition {
         const buffer = this.memory.buffer;
         const incoming = new IncomingRing(buffer, first * 4096, off * 4096);
         const outgoing = new OutgoingRing(buffer, (first + off) * 4096, (total - off) * 4096);
-        pipe = new ChannelPipe(relid, outgoing, incoming, () => this.notifier.signalChannel(relid));
+        pipe = new ChannelPipe(
+          relid,
+          outgoing,
+          incoming,
+          () => this.notifier.signalChannel(relid),
+          this.poller,
+        );
       } catch (e) {
         this.log.violation(
           'VMBUS_BUS_INVALID_RING_GPADL',

@@ -304,6 +304,8 @@ export const KMCL_DEFAULTS = {
 const SEND_SLOT_LIMIT = 0xffff;
 /** Packets a pump writes before publishing them (one index store, at most one interrupt). */
 const PUBLISH_BATCH = 16;
+/** Packets a pump reads before it gives their ring space back (a long pass keeps the ring from filling). */
+const COMMIT_EVERY = 16;
 const FIRST_MMIO = 0xf000_0000n;
 
 let serials = 0;
@@ -1558,6 +1560,7 @@ export class KmclChannel {
         batch += this.deliver(this.redeliver.shift()!);
       }
       const ring = pipe.incoming;
+      let sinceCommit = 0;
       for (;;) {
         ring.maskInterrupts();
         // Completions are always taken; data packets only while the queue runs.
@@ -1568,6 +1571,12 @@ export class KmclChannel {
         ) {
           pipe.stats.packetsReceived++;
           pipe.stats.bytesReceived += p.payloadLength;
+          // Every packet is copied out before it is handled, so its ring
+          // space can go back while a long pass goes on (spec §1.6 step 6).
+          if (++sinceCommit === COMMIT_EVERY) {
+            sinceCommit = 0;
+            if (ring.commitRead()) pipe.notifyPeer();
+          }
           if (p.type === PACKET_TYPE_COMPLETION) {
             this.takeCompletion(p.transactionIdLow, p.transactionIdHigh, p);
             continue;
@@ -1619,7 +1628,9 @@ export class KmclChannel {
         this.publish(pipe);
         if (ring.commitRead()) pipe.notifyPeer();
         if (this.started && this.outstanding >= this.transactionQuota) this.quotaBlocked = true;
-        if (!this.canDeliver() || !ring.unmaskInterrupts()) break;
+        // Drained: park the pipe with the mask set while the link pump spins
+        // (it polls the ring), or unmask and re-check (spec §1.8).
+        if (!this.canDeliver() || pipe.park() || !ring.unmaskInterrupts()) break;
       }
     } catch (e) {
       // A corrupt ring: the pipe closes, which closes the channel.

@@ -39,6 +39,8 @@ export interface KmclPairOptions {
   startServer?: boolean;
   /** Whether to wait for both PostStarted callbacks (default true). */
   waitForStart?: boolean;
+  /** Doorbell polls before the bus's pumps sleep (see `LocalBusOptions.spin`; default 0). */
+  spin?: number;
 }
 
 /**
@@ -101,7 +103,7 @@ export const PAIR_INTERFACE_INSTANCE = 'a0a0a0a0-0000-0000-0000-000000000001';
  * ```
  */
 export async function createKmclPair(options: KmclPairOptions = {}): Promise<KmclPair> {
-  const bus = createLocalBus({ log: () => {} });
+  const bus = createLocalBus({ log: () => {}, spin: options.spin ?? 0 });
   const server = new KmclChannel({ host: bus.host, partition: bus.partition }, true);
   const client = new KmclChannel({ guest: bus.guest }, false);
   let serverStarted!: () => void;

@@ -114,6 +114,11 @@ export class IncomingRing {
     return this.committed;
   }
 
+  /** Whether this reader has the interrupt mask set. */
+  get interruptsMasked(): boolean {
+    return this.masked;
+  }
+
   /** The private read position: after the last packet handed out. */
   get position(): number {
     return this.head;
@@ -285,6 +290,16 @@ export class IncomingRing {
     this.memory.control.interruptMask = 0;
     this.masked = false;
     return this.loadWriteIndex() !== this.head;
+  }
+
+  /**
+   * Whether the write index differs from the private read position: a
+   * cheap, unvalidated look for a poller (the read that follows validates).
+   *
+   * @returns true when the writer may have published packets
+   */
+  peerWrote(): boolean {
+    return this.memory.control.writeIndex !== this.head;
   }
 
   private loadWriteIndex(): number {
