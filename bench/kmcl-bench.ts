@@ -16,7 +16,15 @@ import {
   VmbPacketSetCompletionRoutine,
 } from '../src/kmcl/kmcl-facade.js';
 import { createKmclPair } from '../src/kmcl/kmcl-pair.js';
-import { type BenchOptions, measure, nowNs, type Result, summarize } from './harness.js';
+import { ControlPage } from '../src/ring/control-page.js';
+import {
+  type BenchOptions,
+  measure,
+  nowNs,
+  type Result,
+  summarize,
+  WorkerPair,
+} from './harness.js';
 
 const SIZE = 64;
 const WINDOW = Number(process.env.VMBUS_BENCH_WINDOW ?? 32);
@@ -91,12 +99,49 @@ async function sameThread(opts: BenchOptions): Promise<Result> {
   };
 }
 
+/** The same round trips on two bare rings (no channel, no KMCL): the floor on this machine. */
+async function ringRoundTrip(opts: BenchOptions): Promise<Result> {
+  const ring = () => {
+    const sab = new SharedArrayBuffer(4096 + 64 * 4096);
+    ControlPage.initialize(sab, 0);
+    return sab;
+  };
+  const common = {
+    up: ring(),
+    down: ring(),
+    bells: new SharedArrayBuffer(8),
+    size: SIZE,
+    window: WINDOW,
+    spin: 10_000,
+  };
+  const pair = new WorkerPair(new URL('./ring-rt-worker.js', import.meta.url), [
+    { ...common, role: 'server' },
+    { ...common, role: 'client' },
+  ]);
+  try {
+    return summarize(
+      'ring/round-trip/workers/64B',
+      await measure((n) => pair.run(n), 10_000, opts),
+      SIZE,
+    );
+  } finally {
+    await pair.close();
+  }
+}
+
 async function workers(opts: BenchOptions): Promise<Result> {
   // Host and VSP in one worker, the VSC in another: both poll before sleeping.
   const worker = new Worker(new URL('./kmcl-vsp.js', import.meta.url), {
     workerData: { type: TYPE, window: WINDOW, size: SIZE, spin: 10_000 },
   });
   await new Promise((r) => worker.once('message', r));
+  // Warm-up: the first few hundred thousand round trips run while V8 is
+  // still compiling both sides' paths.
+  for (let i = 0; i < 4; i++) {
+    const warm = new Promise((r) => worker.once('message', r));
+    worker.postMessage({ n: 250_000 });
+    await warm;
+  }
   const runs = await measure(
     async (n) => {
       const reply = new Promise<{ t0: number; t1: number }>((resolve) =>
@@ -128,6 +173,7 @@ export async function runKmclBench(
   ringOnly?: Result,
 ): Promise<void> {
   if (want('kmcl/round-trip/same-thread/64B')) report(await sameThread(opts));
+  if (want('ring/round-trip/workers/64B')) report(await ringRoundTrip(opts));
   if (want('kmcl/round-trip/workers/64B')) {
     const r = await workers(opts);
     if (ringOnly) {

@@ -315,14 +315,21 @@ function packetOf(handle: VMBPACKET): KmclPacket | undefined {
   return handle instanceof KmclPacket ? handle : initialized.get(handle);
 }
 
+const EMPTY_BUFFER = new Uint8Array(0);
+
+/** The NTSTATUS of an error a routine threw (other errors propagate). */
+function statusOf(e: unknown): number {
+  if (e instanceof KmclError) return e.status;
+  if (e instanceof TypeError || e instanceof RangeError) return NTSTATUS.STATUS_INVALID_PARAMETER;
+  throw e;
+}
+
 function status(run: () => void): number {
   try {
     run();
     return NTSTATUS.STATUS_SUCCESS;
   } catch (e) {
-    if (e instanceof KmclError) return e.status;
-    if (e instanceof TypeError || e instanceof RangeError) return NTSTATUS.STATUS_INVALID_PARAMETER;
-    throw e;
+    return statusOf(e);
   }
 }
 
@@ -1024,9 +1031,13 @@ function sendWith(
 ): number {
   const packet = packetOf(PacketObject);
   if (!packet) return NTSTATUS.STATUS_INVALID_PARAMETER_1;
-  return status(() =>
-    packet.channel.send(packet, Buffer ?? new Uint8Array(0), BufferLength, external, Flags),
-  );
+  // The per-packet path: no closure, unlike status().
+  try {
+    packet.channel.send(packet, Buffer ?? EMPTY_BUFFER, BufferLength, external, Flags);
+    return NTSTATUS.STATUS_SUCCESS;
+  } catch (e) {
+    return statusOf(e);
+  }
 }
 
 /**
