@@ -24,6 +24,8 @@ const LAYERS = [
   'kmcl',
   'devices',
   'node',
+  'web',
+  'demo',
   'cli',
 ];
 const RANK: Record<string, number> = {
@@ -36,6 +38,8 @@ const RANK: Record<string, number> = {
   kmcl: 4,
   devices: 5,
   node: 6,
+  web: 6,
+  demo: 7,
   cli: 9,
 };
 
@@ -51,7 +55,16 @@ function sources(dir: string): string[] {
 
 describe('package layout', () => {
   it('exports every layer with types first', async () => {
-    for (const sub of ['.', './ring', './protocol', './bus', './memory', './kmcl', './node']) {
+    for (const sub of [
+      '.',
+      './ring',
+      './protocol',
+      './bus',
+      './memory',
+      './kmcl',
+      './node',
+      './web',
+    ]) {
       const entry = pkg.exports[sub];
       assert.deepEqual(
         Object.keys(entry),
@@ -70,6 +83,7 @@ describe('package layout', () => {
     assert.equal(root.GuestMemory, (await import('vmbus-kmcl/memory')).GuestMemory);
     assert.equal(typeof (await import('vmbus-kmcl/node')).startGuestWorker, 'function');
     assert.equal('startGuestWorker' in root, false, 'the root export stays free of node: modules');
+    assert.equal(typeof (await import('vmbus-kmcl/web')).startWebGuestWorker, 'function');
   });
 
   it('declares the vmbus command and Node 20 as the floor', () => {

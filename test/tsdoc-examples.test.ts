@@ -68,12 +68,14 @@ function writeExamples(
   return out;
 }
 
-/** The package's exports (root and `vmbus-kmcl/node`), aliases resolved, from the built .d.ts files. */
+/** The package's exports (root, `vmbus-kmcl/node` and `vmbus-kmcl/web`), aliases resolved, from the built .d.ts files. */
 function packageExports(): {
   checker: ts.TypeChecker;
   exports: { name: string; target: ts.Symbol }[];
 } {
-  const entries = ['index', 'node/index'].map((e) => join(repoRoot, 'dist', 'src', `${e}.d.ts`));
+  const entries = ['index', 'node/index', 'web/index'].map((e) =>
+    join(repoRoot, 'dist', 'src', `${e}.d.ts`),
+  );
   const program = ts.createProgram(entries, {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,

@@ -1,13 +1,21 @@
 /**
  * The page of `vmbus ui`: draws every channel's rings (read and write
  * index, the used region, each packet coloured by type, interrupt mask and
- * pending-send size), its counters and a throughput chart, from the state
- * the server streams; buttons pause, start and rescind a channel; a click
- * on a packet shows its descriptor, ranges and bytes. With `--image` it
- * draws the one ring of the file and marks where it is damaged.
+ * pending-send size), its counters and a throughput chart; buttons pause,
+ * start and rescind a channel, corrupt its ring index, drop an interrupt
+ * or raise one; a selector limits the workload; a click on a packet shows
+ * its descriptor, ranges and bytes. With `--image` it draws the one ring
+ * of the file and marks where it is damaged.
+ *
+ * The live bus runs in this browser (`--bus browser`, the default): the
+ * host in a module worker (host-worker.js), each guest in one of its own,
+ * over SharedArrayBuffer; this page asks the host for the channels' states
+ * at display rate and reads the rings from guest memory itself. With
+ * `--bus node` the bus runs in the server, which streams its state.
  */
 
-export {};
+import { viewRing } from '../src/demo/ring-view.js';
+import { RingMemory } from '../src/ring/ring-memory.js';
 
 interface Packet {
   offset: number;
@@ -53,11 +61,20 @@ interface Channel {
     interruptsSent: number;
     interruptsSuppressed: number;
     interruptsReceived: number;
+    interruptsDropped?: number;
   } | null;
+  dropping?: number;
+  ringLocations?: { toGuest: RingLocation; toHost: RingLocation } | null;
+}
+interface RingLocation {
+  memory: number;
+  offset: number;
+  length: number;
 }
 type State =
-  | { mode: 'live'; time: number; channels: Channel[] }
+  | { mode: 'live'; time: number; channels: Channel[]; rate?: number }
   | { mode: 'image'; file: string; ring: Ring };
+type Boot = State | { mode: 'browser'; fps: number };
 
 const app = document.getElementById('app') as HTMLElement;
 const details = document.getElementById('details') as HTMLElement;
@@ -147,7 +164,7 @@ function setText(el: HTMLElement, text: string): void {
 }
 
 function renderLive(state: Extract<State, { mode: 'live' }>): void {
-  modeLabel.textContent = 'live bus';
+  if (modeLabel.textContent === '') modeLabel.textContent = 'live bus (in the server)';
   const packets = new Map<string, number>();
   const dt = previous ? (state.time - previous.time) / 1000 : 0;
   earlier = rings;
@@ -167,10 +184,10 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     let el = drawn.get(id);
     if (!el) {
       const partition = Number(c.partition.replace(/\D/g, '')) - 1;
-      const buttons = ['pause', 'start', 'rescind', 'corrupt']
+      const buttons = ['pause', 'start', 'rescind', 'corrupt', 'drop-interrupt', 'interrupt']
         .map(
           (a) =>
-            `<button data-action="${a}" data-partition="${partition}" data-relid="${c.relid}">${a}</button>`,
+            `<button data-action="${a}" data-partition="${partition}" data-relid="${c.relid}">${a.replace('-', ' ')}</button>`,
         )
         .join('');
       const section = document.createElement('section');
@@ -219,7 +236,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     setText(
       el.counters,
       c.counters
-        ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}`
+        ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}, dropped ${c.counters.interruptsDropped ?? 0}${c.dropping ? ` (dropping the next ${c.dropping})` : ''}`
         : '',
     );
     el.spark.innerHTML = spark(series);
@@ -270,18 +287,28 @@ function showPacket(key: string, index: number, offset: number): void {
   ${ranges ? `<ul>${ranges}</ul>` : ''}<pre class="hex">${hex}</pre>`;
 }
 
+/** How the page acts on the bus: the worker it runs, or the server that runs it. */
+let actOn: (partition: number, relid: number, action: string) => Promise<string> = async (
+  partition,
+  relid,
+  action,
+) => {
+  const r = await fetch(`/api/channel/${partition}/${relid}/${action}`, { method: 'POST' });
+  return r.ok ? 'done' : (await r.text()).slice(0, 200);
+};
+let setRate: (value: number) => Promise<string> = async (value) => {
+  const r = await fetch(`/api/rate/${Number.isFinite(value) ? value : 'max'}`, { method: 'POST' });
+  return r.ok ? 'done' : (await r.text()).slice(0, 200);
+};
+
 document.addEventListener('click', (e) => {
   const target = e.target as Element;
   const button = target.closest('button[data-action]') as HTMLButtonElement | null;
   if (button) {
     const { action, partition, relid } = button.dataset;
-    void fetch(`/api/channel/${partition}/${relid}/${action}`, { method: 'POST' }).then(
-      async (r) => {
-        statusLine.textContent = r.ok
-          ? `${action}: done`
-          : `${action}: ${(await r.text()).slice(0, 200)}`;
-      },
-    );
+    void actOn(Number(partition), Number(relid), action ?? '').then((outcome) => {
+      statusLine.textContent = `${action}: ${outcome}`;
+    });
     return;
   }
   const packet = target.closest('[data-key]') as HTMLElement | SVGElement | null;
@@ -297,12 +324,87 @@ document.addEventListener('click', (e) => {
   }
 });
 
-const first = await fetch('/state').then((r) => r.json() as Promise<State>);
-render(first);
-if (first.mode === 'live') {
-  const events = new EventSource('/events');
-  events.onmessage = (e) => render(JSON.parse(e.data) as State);
-  events.onerror = () => {
-    statusLine.textContent = 'disconnected';
+const rateSelect = document.getElementById('rate') as HTMLSelectElement | null;
+rateSelect?.addEventListener('change', () => {
+  const value = rateSelect.value === 'max' ? Number.POSITIVE_INFINITY : Number(rateSelect.value);
+  void setRate(value).then((outcome) => {
+    statusLine.textContent = `workload ${rateSelect.value}: ${outcome}`;
+  });
+});
+
+/** Runs the bus in workers of this page and samples it at `fps`. */
+function runInBrowser(fps: number): void {
+  modeLabel.textContent = 'live bus (in this browser)';
+  if (!crossOriginIsolated) {
+    statusLine.textContent = 'this page is not cross-origin isolated: no SharedArrayBuffer';
+    return;
+  }
+  const worker = new Worker('/host-worker.js', { type: 'module' });
+  const waiting = new Map<number, (outcome: string) => void>();
+  let nextId = 1;
+  const ask = (message: Record<string, unknown>) =>
+    new Promise<string>((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      worker.postMessage({ ...message, id });
+    });
+  actOn = (partition, relid, action) => ask({ kind: 'act', partition, relid, action });
+  setRate = (value) => ask({ kind: 'rate', value });
+  let memories: SharedArrayBuffer[] = [];
+  const ringMemories = new Map<string, RingMemory>();
+  const ring = (at: RingLocation): Ring => {
+    const key = `${at.memory}/${at.offset}/${at.length}`;
+    let m = ringMemories.get(key);
+    if (!m) {
+      m = new RingMemory(memories[at.memory]!, at.offset, at.length);
+      ringMemories.set(key, m);
+    }
+    return viewRing(m) as Ring;
   };
+  let outstanding = false;
+  worker.onmessage = (e: MessageEvent) => {
+    const m = e.data as
+      | { kind: 'memories'; memories: SharedArrayBuffer[] }
+      | { kind: 'snapshot'; time: number; rate: number; channels: Channel[] }
+      | { kind: 'acted'; id: number; ok: boolean; error?: string }
+      | { kind: 'guest-error'; which: string; message: string };
+    if (m.kind === 'memories') memories = m.memories;
+    else if (m.kind === 'acted') {
+      waiting.get(m.id)?.(m.ok ? 'done' : (m.error ?? 'no such channel'));
+      waiting.delete(m.id);
+    } else if (m.kind === 'guest-error') {
+      statusLine.textContent = `${m.which}: ${m.message}`;
+    } else if (m.kind === 'snapshot') {
+      outstanding = false;
+      for (const c of m.channels) {
+        const at = c.ringLocations;
+        c.rings =
+          at && memories.length > 0 ? { toGuest: ring(at.toGuest), toHost: ring(at.toHost) } : null;
+      }
+      render({ mode: 'live', time: m.time, channels: m.channels, rate: m.rate });
+    }
+  };
+  worker.onerror = (e) => {
+    statusLine.textContent = `the bus worker failed: ${e.message}`;
+  };
+  // One sample in flight at a time: a busy page asks less often, never queues.
+  setInterval(() => {
+    if (outstanding) return;
+    outstanding = true;
+    worker.postMessage({ kind: 'sample' });
+  }, 1000 / fps);
 }
+
+const first = await fetch('/state').then((r) => r.json() as Promise<Boot>);
+if (first.mode === 'browser') runInBrowser(first.fps);
+else {
+  render(first);
+  if (first.mode === 'live') {
+    const events = new EventSource('/events');
+    events.onmessage = (e) => render(JSON.parse(e.data) as State);
+    events.onerror = () => {
+      statusLine.textContent = 'disconnected';
+    };
+  }
+}
+if (first.mode === 'image' && rateSelect) rateSelect.hidden = true;

@@ -90,6 +90,8 @@ export interface PipeStats {
   ringFull: number;
   /** The most bytes this side's outgoing ring held at a commit (its high-water mark). */
   ringHighWater: number;
+  /** Interrupts the ring rules called for and a fault injection dropped ({@link ChannelPipe.dropInterrupts}). */
+  interruptsDropped: number;
 }
 
 /**
@@ -131,6 +133,7 @@ function zeroStats(): PipeStats {
     interruptsReceived: 0,
     ringFull: 0,
     ringHighWater: 0,
+    interruptsDropped: 0,
   };
 }
 
@@ -169,6 +172,7 @@ export class ChannelPipe {
   /** Whether the pipe is parked in its endpoint's {@link PipePoller}. */
   parked = false;
   private readonly signalPeer: () => void;
+  private toDrop = 0;
   private readonly poller: PipePoller | null;
   private open = true;
   private reason: PipeCloseReason = 'closed';
@@ -270,12 +274,38 @@ export class ChannelPipe {
   }
 
   /**
+   * Fault injection (for tools that test a peer): the next `count`
+   * interrupts this side would raise are dropped, as if lost on the way;
+   * a peer that waits for them stalls until another interrupt comes (for
+   * example {@link ChannelPipe.notifyPeer}). Counted in `interruptsDropped`.
+   *
+   * @param count - interrupts to drop (0 cancels what is left)
+   */
+  dropInterrupts(count: number): void {
+    this.toDrop = Math.max(0, Math.floor(count));
+  }
+
+  /** Interrupts still to drop (see {@link ChannelPipe.dropInterrupts}). */
+  get interruptsToDrop(): number {
+    return this.toDrop;
+  }
+
+  private raise(): void {
+    if (this.toDrop > 0) {
+      this.toDrop--;
+      this.stats.interruptsDropped++;
+      return;
+    }
+    this.stats.interruptsSent++;
+    this.signalPeer();
+  }
+
+  /**
    * Signals the peer now (counted): for a reader whose commit said the
    * writer waits for space.
    */
   notifyPeer(): void {
-    this.stats.interruptsSent++;
-    this.signalPeer();
+    this.raise();
   }
 
   /**
@@ -286,8 +316,7 @@ export class ChannelPipe {
     const used = this.outgoing.usedBytes;
     if (used > this.stats.ringHighWater) this.stats.ringHighWater = used;
     if (this.outgoing.commitWrite()) {
-      this.stats.interruptsSent++;
-      this.signalPeer();
+      this.raise();
     } else {
       this.stats.interruptsSuppressed++;
     }
@@ -381,8 +410,7 @@ export class ChannelPipe {
           handler(p);
         }
         if (ring.commitRead()) {
-          this.stats.interruptsSent++;
-          this.signalPeer();
+          this.raise();
         }
         if (!this.open || this.park() || !ring.unmaskInterrupts()) break;
       }

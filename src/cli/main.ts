@@ -118,23 +118,35 @@ Examples:
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--image <file>', 'show this ring image instead of the live bus')
     .option('--seconds <n>', 'stop after this many seconds (0: until Ctrl-C)', '0')
-    .option('--fps <n>', 'samples of the bus sent to the page per second', '10')
+    .option('--fps <n>', 'samples of the bus the page draws per second', '10')
+    .option('--bus <where>', 'run the live bus in the browser or in this process (node)', 'browser')
     .addHelpText(
       'after',
       `
 The first line printed is the page's address. The live bus is the demo's:
-two guest partitions in workers with the SCSI controller, the echo device
-and a NIC each. Ctrl-C stops.
+two guest partitions with the SCSI controller, the echo device and a NIC
+each. By default it runs in the page itself (host and guests in Web
+Workers over SharedArrayBuffer); --bus node runs it here and streams its
+state to the page. Ctrl-C stops.
 
 Examples:
   $ vmbus ui
   $ vmbus ui --port 0 --image ring.img`,
     )
     .action(
-      async (o: { port: string; host: string; image?: string; seconds: string; fps: string }) => {
+      async (o: {
+        port: string;
+        host: string;
+        image?: string;
+        seconds: string;
+        fps: string;
+        bus: string;
+      }) => {
         const port = Number(o.port);
         const seconds = Number(o.seconds);
         const fps = Number(o.fps);
+        if (o.bus !== 'browser' && o.bus !== 'node')
+          throw new UsageError(`--bus ${JSON.stringify(o.bus)} is not browser or node`);
         if (!(fps >= 1 && fps <= 60))
           throw new UsageError(`--fps ${JSON.stringify(o.fps)} is not in 1..60`);
         if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
@@ -148,6 +160,7 @@ Examples:
               host: o.host,
               seconds,
               fps,
+              bus: o.bus,
               ...(o.image !== undefined ? { image: o.image } : {}),
             },
             io,

@@ -2,21 +2,27 @@
  * `vmbus ui`: serves a page on localhost that shows the bus live — every
  * channel with its state, both rings drawn with their indices, interrupt
  * mask, pending-send size and the packets in them, counters and a
- * throughput chart — with controls that pause, start and rescind channels;
- * or, with `--image FILE`, one ring image from disk with its packets and
- * where it is damaged. The bus runs here in Node (host in this thread,
- * guests in workers) and its state streams to the page as server-sent
- * events ten times a second.
+ * throughput chart — with controls that pause, start, rescind a channel,
+ * corrupt its ring, drop or raise an interrupt and limit the workload; or,
+ * with `--image FILE`, one ring image from disk with its packets and where
+ * it is damaged.
+ *
+ * With `--bus browser` (the default) the bus runs in the page's own
+ * workers and this server only serves files (with the cross-origin
+ * isolation headers SharedArrayBuffer needs). With `--bus node` the bus
+ * runs here (host in this thread, guests in workers) and its state streams
+ * to the page as server-sent events at `--fps`.
  *
  * @module
  */
 
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { CHANNEL_ACTIONS, type ChannelAction } from '../demo/demo-bus.js';
 import { decodeRingImage } from '../ring/ring-image.js';
 import type { CommandOutput } from './ring-command.js';
 import { readImage } from './ring-command.js';
-import { LiveBus } from './ui-live.js';
+import { startNodeDemoBus } from './ui-live.js';
 import { UsageError } from './usage-error.js';
 
 /** Options of `vmbus ui`. */
@@ -26,8 +32,10 @@ export interface UiOptions {
   image?: string;
   /** Stop after this many seconds (tests); 0 runs until Ctrl-C. */
   seconds: number;
-  /** Samples streamed to the page per second (default 10). */
+  /** Samples of the bus the page draws per second (default 10). */
   fps?: number;
+  /** Where the live bus runs: in the page's workers (default) or in this process. */
+  bus?: 'browser' | 'node';
 }
 
 const PAGE = `<!doctype html>
@@ -39,7 +47,9 @@ const PAGE = `<!doctype html>
 <link rel="stylesheet" href="/app.css">
 </head>
 <body>
-<header><h1>vmbus ui</h1><span id="mode"></span><span id="status"></span></header>
+<header><h1>vmbus ui</h1><span id="mode"></span>
+<label>workload <select id="rate"><option value="max">as fast as it goes</option><option value="1000">1000 ops/s</option><option value="100">100 ops/s</option><option value="10">10 ops/s</option><option value="0">held</option></select></label>
+<span id="status"></span></header>
 <main id="app"><p>Connecting…</p></main>
 <aside id="details" hidden></aside>
 <script type="module" src="/app.js"></script>
@@ -57,18 +67,23 @@ const PAGE = `<!doctype html>
  */
 export async function runUi(options: UiOptions, io: CommandOutput): Promise<number> {
   const assets = new URL('../../web/', import.meta.url);
-  let appJs: Buffer;
-  let appCss: Buffer;
+  const files = new Map<string, Buffer>();
   try {
-    appJs = readFileSync(new URL('app.js', assets));
-    appCss = readFileSync(new URL('app.css', assets));
+    for (const name of ['app.js', 'app.css', 'host-worker.js', 'guest-worker.js'])
+      files.set(`/${name}`, readFileSync(new URL(name, assets)));
   } catch {
     throw new UsageError('the page is not built: run npm run build');
   }
   // --image: the file is read and decoded once; a bad file changes nothing and is a usage error.
   const image = options.image ? imageState(options.image) : null;
-  const bus = image ? null : new LiveBus();
-  const state = () => image ?? { mode: 'live', time: performance.now(), channels: bus!.snapshot() };
+  const inBrowser = (options.bus ?? 'browser') === 'browser';
+  const bus = image || inBrowser ? null : startNodeDemoBus();
+  const fps = options.fps ?? 10;
+  const state = () =>
+    image ??
+    (bus
+      ? { mode: 'live', time: performance.now(), rate: bus.rate, channels: bus.snapshot() }
+      : { mode: 'browser', fps });
 
   const clients = new Set<ServerResponse>();
   const server = createServer((req, res) => void route(req, res));
@@ -87,10 +102,15 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
     try {
       if (req.method === 'GET' && url.pathname === '/')
         return send(200, 'text/html; charset=utf-8', PAGE);
-      if (req.method === 'GET' && url.pathname === '/app.js')
-        return send(200, 'text/javascript; charset=utf-8', appJs);
-      if (req.method === 'GET' && url.pathname === '/app.css')
-        return send(200, 'text/css; charset=utf-8', appCss);
+      const file = req.method === 'GET' ? files.get(url.pathname) : undefined;
+      if (file)
+        return send(
+          200,
+          url.pathname.endsWith('.css')
+            ? 'text/css; charset=utf-8'
+            : 'text/javascript; charset=utf-8',
+          file,
+        );
       if (req.method === 'GET' && url.pathname === '/favicon.ico') {
         res.writeHead(204, headers);
         res.end();
@@ -98,7 +118,7 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
       }
       if (req.method === 'GET' && url.pathname === '/state')
         return send(200, 'application/json', JSON.stringify(state()));
-      if (req.method === 'GET' && url.pathname === '/events') {
+      if (req.method === 'GET' && url.pathname === '/events' && bus) {
         res.writeHead(200, {
           ...headers,
           'Content-Type': 'text/event-stream',
@@ -109,14 +129,15 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
         req.on('close', () => clients.delete(res));
         return;
       }
-      const m = /^\/api\/channel\/(\d+)\/(\d+)\/(pause|start|rescind|corrupt)$/.exec(url.pathname);
-      if (req.method === 'POST' && m && bus) {
-        const ok = await bus.act(
-          Number(m[1]),
-          Number(m[2]),
-          m[3] as 'pause' | 'start' | 'rescind' | 'corrupt',
-        );
+      const m = /^\/api\/channel\/(\d+)\/(\d+)\/([a-z-]+)$/.exec(url.pathname);
+      if (req.method === 'POST' && m && bus && CHANNEL_ACTIONS.includes(m[3] as ChannelAction)) {
+        const ok = await bus.act(Number(m[1]), Number(m[2]), m[3] as ChannelAction);
         return send(ok ? 200 : 404, 'application/json', JSON.stringify({ ok }));
+      }
+      const r = /^\/api\/rate\/(max|\d+)$/.exec(url.pathname);
+      if (req.method === 'POST' && r && bus) {
+        bus.setRate(r[1] === 'max' ? Number.POSITIVE_INFINITY : Number(r[1]));
+        return send(200, 'application/json', JSON.stringify({ ok: true }));
       }
       send(404, 'text/plain', 'not found');
     } catch (e) {
@@ -137,17 +158,14 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   io.out(
-    `vmbus ui: http://${options.host}:${port}/ (${image ? `ring image ${options.image}` : 'live bus'}; Ctrl-C stops)\n`,
+    `vmbus ui: http://${options.host}:${port}/ (${image ? `ring image ${options.image}` : inBrowser ? 'live bus in the browser' : 'live bus in this process'}; Ctrl-C stops)\n`,
   );
   // Sampled at display rate: the bus never waits for the page.
-  const timer = setInterval(
-    () => {
-      if (clients.size === 0 || image) return;
-      const line = `data: ${JSON.stringify(state())}\n\n`;
-      for (const c of clients) c.write(line);
-    },
-    1000 / (options.fps ?? 10),
-  );
+  const timer = setInterval(() => {
+    if (clients.size === 0 || image) return;
+    const line = `data: ${JSON.stringify(state())}\n\n`;
+    for (const c of clients) c.write(line);
+  }, 1000 / fps);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     if (options.seconds > 0) setTimeout(resolve, options.seconds * 1000).unref();
