@@ -117,6 +117,31 @@ describe('state model', () => {
     await pair.dispose();
   });
 
+  it('a client that finds its ring damaged closes the channel on the bus: the host sees it closed, no GPADL leaks', async () => {
+    const pair = await createKmclPair();
+    try {
+      const gpadls = pair.bus.partition.gpadlCount;
+      assert.ok(gpadls > 0);
+      const pipe = pair.server.dataPath!;
+      await pair.server.pause();
+      // The host → guest write index past the end of the ring, then an interrupt.
+      pipe.outgoing.memory.control.writeIndex = pipe.outgoing.memory.dataSize + 8;
+      pipe.notifyPeer();
+      await until(() => pair.client.state === 'disabled', 'the client to close');
+      assert.ok(pair.client.history.includes('peer closed (corrupt)'));
+      await until(
+        () => pair.client.history.includes('closed the damaged channel'),
+        'the CLOSECHANNEL round',
+      );
+      const offer = [...pair.bus.partition.offers.values()][0]!;
+      await until(() => offer.state === 'offered', 'the host to see the channel closed');
+      assert.equal(pair.bus.partition.gpadlCount, gpadls - 1, 'the ring GPADL is gone');
+      assert.deepEqual(events(pair.client).slice(-2), ['EvtChannelSuspend', 'EvtChannelClosed']);
+    } finally {
+      await pair.dispose();
+    }
+  });
+
   it('a failed EvtChannelOpened refuses the open and rolls back (no Closed)', async () => {
     const bus = createLocalBus({ log: () => {} });
     const server = new KmclChannel({ host: bus.host, partition: bus.partition }, true);

@@ -1,9 +1,13 @@
 /// <reference lib="dom" />
 /**
  * The page of `vmbus ui` in a real headless Chromium (Debian's `chromium`,
- * driven by playwright-core): it loads without console errors, shows the
- * offered channels, the indices move while the workload runs, pausing a
- * channel stops them, and `--image` on a damaged vector marks the damage.
+ * driven by playwright-core), with the bus running in the page's own
+ * workers: it loads without console errors, shows the offered channels,
+ * the indices move while the workload runs, pausing a channel stops them,
+ * a dropped interrupt stalls a channel until one is raised, the workload
+ * can be held and released, a corrupted index shows the typed error and
+ * the guest closes the channel; the page also works with the bus in the
+ * server (`--bus node`); and `--image` on a damaged vector marks the damage.
  *
  * Runs when Chromium is present (`CHROMIUM_PATH` or /usr/bin/chromium);
  * `.ci/run` installs it and sets VMBUS_REQUIRE_BROWSER=1, which turns a
@@ -50,9 +54,10 @@ describe('vmbus ui in Chromium', {
   skip: present ? false : `no Chromium at ${executablePath}`,
   timeout: 90_000,
 }, () => {
-  it('shows the channels, their indices move, and pausing one stops it', async () => {
+  it('runs the bus in the browser: the channels, their indices move, and pausing one stops it', async () => {
     const { url } = await startUi();
     const { page, errors } = await open(url);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
     await page.waitForFunction(
       () => document.querySelectorAll('.channel[data-state="open"]').length >= 5,
       null,
@@ -100,6 +105,68 @@ describe('vmbus ui in Chromium', {
       { timeout: 15_000, polling: 100 },
     );
     assert.match((await page.textContent('#details')) ?? '', /transaction id/);
+    assert.match((await page.textContent('#mode')) ?? '', /in this browser/);
+    // Drop an interrupt: the echo channel stalls with packets unread, until one is raised.
+    const sent = async () =>
+      Number(
+        /packets in\/out \d+\/(\d+)/.exec((await page.textContent(`${echo} .counters`)) ?? '')?.[1],
+      );
+    await page.click(`${echo} button[data-action="drop-interrupt"]`);
+    await page.waitForSelector(`${echo} .counters:has-text("dropped 1")`, { timeout: 10_000 });
+    await page.waitForTimeout(300);
+    const stalled = await sent();
+    await page.waitForTimeout(500);
+    assert.equal(await sent(), stalled, 'a channel that missed its interrupt stalls');
+    await page.click(`${echo} button[data-action="interrupt"]`);
+    await page.waitForFunction(
+      ([sel, was]) =>
+        Number(
+          /packets in\/out \d+\/(\d+)/.exec(
+            document.querySelector(`${sel} .counters`)?.textContent ?? '',
+          )?.[1],
+        ) > was,
+      [echo, stalled] as const,
+      { timeout: 10_000 },
+    );
+    // Hold the workload, then let it run again.
+    await page.selectOption('#rate', '0');
+    await page.waitForSelector('#status:has-text("workload 0: done")');
+    await page.waitForTimeout(300);
+    const held = await sent();
+    await page.waitForTimeout(500);
+    assert.equal(await sent(), held, 'a held workload sends nothing');
+    await page.selectOption('#rate', 'max');
+    await page.waitForFunction(
+      ([sel, was]) =>
+        Number(
+          /packets in\/out \d+\/(\d+)/.exec(
+            document.querySelector(`${sel} .counters`)?.textContent ?? '',
+          )?.[1],
+        ) > was,
+      [echo, held] as const,
+      { timeout: 10_000 },
+    );
+    // Corrupt the host → guest write index: the typed error shows, and the guest closes the channel.
+    await page.click(`${echo} button[data-action="corrupt"]`);
+    await page.waitForSelector(`${echo} .fault[data-code="VMBUS_RING_BAD_WRITE_INDEX"]`, {
+      timeout: 10_000,
+    });
+    await page.waitForSelector(`${echo}[data-state="offered"]`, { timeout: 10_000 });
+    assert.deepEqual(errors, []);
+  });
+
+  it('also draws the bus when it runs in the server (--bus node)', async () => {
+    const { url } = await startUi('--bus', 'node');
+    const { page, errors } = await open(url);
+    await page.waitForFunction(
+      () => document.querySelectorAll('.channel[data-state="open"]').length >= 5,
+      null,
+      { timeout: 20_000 },
+    );
+    const before = await writes(page, '.channel');
+    await page.waitForTimeout(500);
+    assert.notEqual(await writes(page, '.channel'), before, 'the indices move');
+    assert.match((await page.textContent('#mode')) ?? '', /in the server/);
     assert.deepEqual(errors, []);
   });
 

@@ -1,9 +1,11 @@
 /**
- * `vmbus ui` over HTTP (issue 8): the server starts the live bus, serves the
- * page and its bundle with the cross-origin isolation headers, streams the
- * state, and acts on channels; `--image` shows a ring image and marks its
- * damage; bad input is a one-line error. The page itself is driven in a real
- * browser by ui-browser.test.ts.
+ * `vmbus ui` over HTTP (issue 8): by default the server only serves the page
+ * and the bus's worker bundles with the cross-origin isolation headers (the
+ * bus runs in the browser); with `--bus node` it runs the live bus, streams
+ * the state and acts on channels (pause, start, corrupt, drop and raise an
+ * interrupt, the workload rate); `--image` shows a ring image and marks its
+ * damage; bad input is a one-line error. The page itself, with the bus in
+ * its workers, is driven in a real browser by ui-browser.test.ts.
  */
 
 import assert from 'node:assert/strict';
@@ -21,7 +23,9 @@ type ChannelView = {
   relid: number;
   device: string;
   state: string;
-  kmcl: { paused: boolean } | null;
+  kmcl: { paused: boolean; history: string[] } | null;
+  counters: { interruptsDropped: number; packetsSent: number } | null;
+  dropping: number;
   rings: {
     toGuest: { writeIndex: number; readIndex: number };
     toHost: { writeIndex: number };
@@ -32,8 +36,28 @@ const state = async (url: string) =>
   (await (await fetch(`${url}state`)).json()) as { mode: string; channels: ChannelView[] };
 
 describe('vmbus ui', { timeout: 60_000 }, () => {
-  it('serves the page and its bundle, isolated, and the live channels move', async () => {
+  it('by default serves the page and the bus workers, isolated, for a bus in the browser', async () => {
     const { url, child } = await startUi();
+    for (const file of ['', 'app.js', 'host-worker.js', 'guest-worker.js']) {
+      const r = await fetch(`${url}${file}`);
+      assert.equal(r.status, 200, file);
+      assert.equal(r.headers.get('cross-origin-opener-policy'), 'same-origin');
+      assert.equal(r.headers.get('cross-origin-embedder-policy'), 'require-corp');
+      if (file) assert.match(r.headers.get('content-type') ?? '', /javascript/);
+      await r.arrayBuffer();
+    }
+    assert.deepEqual(await (await fetch(`${url}state`)).json(), { mode: 'browser', fps: 10 });
+    assert.equal((await fetch(`${url}events`)).status, 404, 'no bus here to stream');
+    assert.equal(
+      (await fetch(`${url}api/channel/0/1/pause`, { method: 'POST' })).status,
+      404,
+      'no bus here to act on',
+    );
+    child.kill('SIGINT');
+  });
+
+  it('--bus node: serves the page and its bundle, isolated, and the live channels move', async () => {
+    const { url, child } = await startUi('--bus', 'node');
     const page = await fetch(url);
     assert.equal(page.status, 200);
     assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
@@ -69,8 +93,8 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
     child.kill('SIGINT');
   });
 
-  it('pauses a channel (its rings stop), starts it again, and shows an injected ring fault', async () => {
-    const { url, child } = await startUi();
+  it('--bus node: pauses a channel, starts it, drops and raises an interrupt, limits the workload, and shows an injected ring fault', async () => {
+    const { url, child } = await startUi('--bus', 'node');
     let s = await state(url);
     for (
       let i = 0;
@@ -99,6 +123,37 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.notEqual(await reads(), a, 'started again, it moves');
     assert.equal((await fetch(`${url}api/channel/0/999/pause`, { method: 'POST' })).status, 404);
+    assert.equal((await post('explode')).status, 404, 'an unknown action');
+    // A dropped interrupt: the guest misses the host's next packets and the channel stalls...
+    const echoNow = async () =>
+      (await state(url)).channels.find(
+        (c) => c.relid === echo.relid && c.partition === echo.partition,
+      )!;
+    assert.equal((await post('drop-interrupt')).status, 200);
+    for (let i = 0; i < 50 && (await echoNow()).counters!.interruptsDropped === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const stalled = await echoNow();
+    assert.equal(stalled.counters!.interruptsDropped, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await echoNow()).counters!.packetsSent, stalled.counters!.packetsSent, 'stalled');
+    // ... until an interrupt comes.
+    assert.equal((await post('interrupt')).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(
+      (await echoNow()).counters!.packetsSent > stalled.counters!.packetsSent,
+      'moving again',
+    );
+    // The workload rate.
+    assert.equal((await fetch(`${url}api/rate/0`, { method: 'POST' })).status, 200);
+    assert.equal(((await state(url)) as unknown as { rate: number }).rate, 0);
+    await new Promise((r) => setTimeout(r, 200));
+    const held = (await echoNow()).counters!.packetsSent;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await echoNow()).counters!.packetsSent, held, 'a held workload sends nothing');
+    assert.equal((await fetch(`${url}api/rate/max`, { method: 'POST' })).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok((await echoNow()).counters!.packetsSent > held, 'released, it runs again');
+    assert.equal((await fetch(`${url}api/rate/fast`, { method: 'POST' })).status, 404);
     // Fault injection: a corrupted write index shows as the ring's typed error.
     assert.equal((await post('corrupt')).status, 200);
     const damaged = (await (await fetch(`${url}state`)).json()) as {
@@ -108,6 +163,10 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
       (c) => c.relid === echo.relid && c.partition === echo.partition,
     )!.rings!.toGuest;
     assert.equal(ring.error?.code, 'VMBUS_RING_BAD_WRITE_INDEX');
+    // The guest's reaction: it closes the damaged channel, and the host sees it closed.
+    for (let i = 0; i < 50 && (await echoNow()).state === 'open'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await echoNow()).state, 'offered');
     child.kill('SIGINT');
   });
 
@@ -144,10 +203,11 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
     child.kill('SIGINT');
   });
 
-  it('refuses a missing image and a bad port with one line and exit 2', () => {
+  it('refuses a missing image, a bad port and a bad --bus with one line and exit 2', () => {
     for (const args of [
       ['--image', '/nonexistent/ring.img'],
       ['--port', 'eighty'],
+      ['--bus', 'cloud'],
     ]) {
       const r = spawnSync(process.execPath, [cliPath, 'ui', ...args], {
         encoding: 'utf8',

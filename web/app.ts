@@ -64,6 +64,7 @@ interface Channel {
     interruptsDropped?: number;
   } | null;
   dropping?: number;
+  fault?: { code: string; reason: string; offset: number };
   ringLocations?: { toGuest: RingLocation; toHost: RingLocation } | null;
 }
 interface RingLocation {
@@ -151,6 +152,7 @@ interface ChannelElements {
   kmcl: HTMLElement;
   rings: HTMLElement;
   ringsHtml: string;
+  fault: HTMLElement;
   counters: HTMLElement;
   spark: HTMLElement;
   rate: HTMLElement;
@@ -195,7 +197,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
       section.dataset.id = id;
       section.dataset.device = c.device;
       section.innerHTML = `<h2><span class="name">${esc(c.partition)} · ${esc(c.device)}${c.subchannel ? ` queue ${c.subchannel}` : ''} · channel ${c.relid}</span> <span class="state"></span> <span class="kmcl"></span> ${buttons}</h2>
-        <div class="rings"></div><div class="counters"></div><span class="sparkbox"></span><span class="rate"></span>`;
+        <div class="rings"></div><div class="fault"></div><div class="counters"></div><span class="sparkbox"></span><span class="rate"></span>`;
       app.appendChild(section);
       const q = (sel: string) => section.querySelector(sel) as HTMLElement;
       el = {
@@ -205,6 +207,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
         kmcl: q('.kmcl'),
         rings: q('.rings'),
         ringsHtml: '',
+        fault: q('.fault'),
         counters: q('.counters'),
         spark: q('.sparkbox'),
         rate: q('.rate'),
@@ -227,6 +230,11 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
       ringsHtml =
         ringBlock('host → guest', c.rings.toGuest, `${n}/out`) +
         ringBlock('guest → host', c.rings.toHost, `${n}/in`);
+    }
+    if (c.fault && !el.fault.dataset.code) {
+      el.fault.dataset.code = c.fault.code;
+      el.fault.className = 'fault error';
+      el.fault.textContent = `injected fault: the host → guest ring reads as damaged at ${c.fault.offset}: ${c.fault.code} — ${c.fault.reason}`;
     }
     // Only a ring whose indices or packets changed is redrawn.
     if (ringsHtml !== el.ringsHtml) {

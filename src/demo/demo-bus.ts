@@ -74,6 +74,8 @@ export interface ChannelView {
   counters: PipeStats | null;
   /** Interrupts to the guest still to drop (fault injection). */
   dropping: number;
+  /** The typed error of the last ring fault injected here, kept after the guest closed the channel. */
+  fault?: { code: string; reason: string; offset: number };
 }
 
 /** What the page can ask of a channel. */
@@ -102,6 +104,7 @@ export class DemoBus {
   /** Operations per second the first guest's workload may run (Infinity: no limit). */
   rate = Number.POSITIVE_INFINITY;
   private readonly host: VmbusHost;
+  private readonly faults = new Map<string, { code: string; reason: string; offset: number }>();
   private readonly devices: {
     name: string;
     partition: HostPartition;
@@ -202,6 +205,9 @@ export class DemoBus {
           counters: pipe ? { ...pipe.stats } : null,
           gpadls: partition.gpadlCount,
           dropping: pipe?.interruptsToDrop ?? 0,
+          ...(this.faults.has(`${p}/${offer.relid}`)
+            ? { fault: this.faults.get(`${p}/${offer.relid}`)! }
+            : {}),
         });
       }
     }
@@ -237,6 +243,10 @@ export class DemoBus {
       // Paused first, so the host's own next write does not repair the index.
       if (!channel.isPaused) await channel.pause();
       pipe.outgoing.memory.control.writeIndex = pipe.outgoing.memory.dataSize + 8;
+      // The typed error a reader of this ring meets, kept for the page:
+      // the guest closes the damaged channel at once.
+      const error = viewRing(pipe.outgoing.memory).error;
+      if (error) this.faults.set(`${partition}/${relid}`, error);
       pipe.notifyPeer();
       return true;
     }
