@@ -257,6 +257,12 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     }
   }
   previous = { time: state.time, packets };
+  // The sample's time and the packets of every channel so far, for tools
+  // that measure the bus through the page.
+  let sum = 0;
+  for (const n of packets.values()) sum += n;
+  app.dataset.time = String(state.time);
+  app.dataset.packets = String(sum);
 }
 
 function renderImage(state: Extract<State, { mode: 'image' }>): void {
@@ -396,11 +402,26 @@ function runInBrowser(fps: number): void {
     statusLine.textContent = `the bus worker failed: ${e.message}`;
   };
   // One sample in flight at a time: a busy page asks less often, never queues.
-  setInterval(() => {
-    if (outstanding) return;
-    outstanding = true;
-    worker.postMessage({ kind: 'sample' });
-  }, 1000 / fps);
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const sampleAt = (perSecond: number) => {
+    clearInterval(timer);
+    outstanding = false;
+    if (perSecond > 0)
+      timer = setInterval(() => {
+        if (outstanding) return;
+        outstanding = true;
+        worker.postMessage({ kind: 'sample' });
+      }, 1000 / perSecond);
+  };
+  // "frozen" stops sampling: the drawing holds still (to study a packet) and the bus runs untouched.
+  const fpsSelect = document.getElementById('fps') as HTMLSelectElement | null;
+  if (fpsSelect) {
+    if (![...fpsSelect.options].some((o) => o.value === String(fps)))
+      fpsSelect.add(new Option(`${fps}/s`, String(fps)));
+    fpsSelect.value = String(fps);
+    fpsSelect.addEventListener('change', () => sampleAt(Number(fpsSelect.value)));
+  }
+  sampleAt(fps);
 }
 
 const first = await fetch('/state').then((r) => r.json() as Promise<Boot>);
@@ -415,4 +436,7 @@ else {
     };
   }
 }
-if (first.mode === 'image' && rateSelect) rateSelect.hidden = true;
+if (first.mode === 'image' && rateSelect) (rateSelect.parentElement ?? rateSelect).hidden = true;
+// Sampling is the page's own only when the bus runs here.
+const redraw = document.getElementById('redraw');
+if (first.mode !== 'browser' && redraw) redraw.hidden = true;

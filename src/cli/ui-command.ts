@@ -49,6 +49,7 @@ const PAGE = `<!doctype html>
 <body>
 <header><h1>vmbus ui</h1><span id="mode"></span>
 <label>workload <select id="rate"><option value="max">as fast as it goes</option><option value="1000">1000 ops/s</option><option value="100">100 ops/s</option><option value="10">10 ops/s</option><option value="0">held</option></select></label>
+<label id="redraw">samples <select id="fps"><option value="30">30/s</option><option value="10" selected>10/s</option><option value="2">2/s</option><option value="0">frozen</option></select></label>
 <span id="status"></span></header>
 <main id="app"><p>Connecting…</p></main>
 <aside id="details" hidden></aside>
