@@ -5,8 +5,10 @@
  * samples at all), and the bus's packets per second (every channel, both
  * directions) are compared: sampling / frozen, median of the rounds.
  *
- * Run: `node dist/bench/ui-overhead.js [--fps N] [--rounds N] [--seconds N]`
- * (needs Chromium: CHROMIUM_PATH or /usr/bin/chromium).
+ * Run: `node dist/bench/ui-overhead.js [--fps N] [--rounds N] [--seconds N] [--no-draw]`
+ * (needs Chromium: CHROMIUM_PATH or /usr/bin/chromium). `--no-draw` hides
+ * the channels, so only sampling and decoding are paid for (a diagnosis:
+ * what drawing costs is the difference).
  */
 
 import { spawn } from 'node:child_process';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     fps: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '4' },
+    'no-draw': { type: 'boolean', default: false },
   },
 });
 const fps = Number(values.fps);
@@ -71,6 +74,7 @@ try {
     { timeout: 30_000 },
   );
   await page.selectOption('#fps', String(fps));
+  if (values['no-draw']) await page.addStyleTag({ content: '.channel { display: none }' });
   await sleep(3000); // warm-up
   const ratios: number[] = [];
   const on: number[] = [];
@@ -98,7 +102,7 @@ try {
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   process.stdout.write(
     `\n# vmbus ui overhead\n${machine()}, Chromium ${browser.version()}\n` +
-      `bus in the browser, sampling at ${fps}/s vs frozen, ${rounds} rounds of ${seconds} s each way\n` +
+      `bus in the browser, sampling at ${fps}/s${values['no-draw'] ? ' (channels hidden: nothing drawn)' : ''} vs frozen, ${rounds} rounds of ${seconds} s each way\n` +
       `| case | packets/s | baseline | ratio |\n|---|---:|---|---:|\n` +
       `| ui/frozen | ${Math.round(median(off))} |  |  |\n` +
       `| ui/sampling/${fps}fps | ${Math.round(median(on))} | ui/frozen | ${median(ratios).toFixed(3)}x (median of rounds) |\n`,

@@ -96,9 +96,21 @@ describe('vmbus ui in Chromium', {
     // Retried: under load a packet may drain between the query and the click.
     await page.waitForFunction(
       () => {
-        document
-          .querySelector('.packet')
-          ?.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+        // A live ring is a canvas: click where its first packet is drawn.
+        const c = Array.from(document.querySelectorAll('canvas.ring')).find(
+          (e) => Number((e as HTMLElement).dataset.packets) > 0,
+        ) as HTMLCanvasElement | undefined;
+        if (c) {
+          const box = c.getBoundingClientRect();
+          const at = (Number(c.dataset.first) + 4) / Number(c.dataset.size);
+          c.dispatchEvent(
+            new MouseEvent('click', {
+              bubbles: true,
+              clientX: box.left + at * box.width,
+              clientY: box.top + 10,
+            }),
+          );
+        }
         return document.querySelector('#details:not([hidden]) dl') !== null;
       },
       null,
@@ -113,9 +125,10 @@ describe('vmbus ui in Chromium', {
       );
     await page.click(`${echo} button[data-action="drop-interrupt"]`);
     await page.waitForSelector(`${echo} .counters:has-text("dropped 1")`, { timeout: 10_000 });
-    await page.waitForTimeout(300);
+    // (the numbers in text follow the bus a few times a second)
+    await page.waitForTimeout(1000);
     const stalled = await sent();
-    await page.waitForTimeout(500);
+    await page.waitForTimeout(1000);
     assert.equal(await sent(), stalled, 'a channel that missed its interrupt stalls');
     await page.click(`${echo} button[data-action="interrupt"]`);
     await page.waitForFunction(
@@ -131,9 +144,9 @@ describe('vmbus ui in Chromium', {
     // Hold the workload, then let it run again.
     await page.selectOption('#rate', '0');
     await page.waitForSelector('#status:has-text("workload 0: done")');
-    await page.waitForTimeout(300);
+    await page.waitForTimeout(1000);
     const held = await sent();
-    await page.waitForTimeout(500);
+    await page.waitForTimeout(1000);
     assert.equal(await sent(), held, 'a held workload sends nothing');
     await page.selectOption('#rate', 'max');
     await page.waitForFunction(

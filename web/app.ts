@@ -23,8 +23,9 @@ interface Packet {
   flags: number;
   offset8: number;
   len8: number;
-  transactionId: string;
-  payload: string;
+  /** Absent in an outline (the live drawing); a click decodes the packet in full. */
+  transactionId?: string;
+  payload?: string;
   transferPageSetId?: number;
   ranges?: { byteCount: number; byteOffset: number; pfns?: string[] }[];
 }
@@ -133,17 +134,101 @@ function ringBlock(name: string, ring: Ring, key: string): string {
   <div class="indices" data-read="${ring.readIndex}" data-write="${ring.writeIndex}">read ${ring.readIndex} · write ${ring.writeIndex} · used ${ring.usedBytes}/${ring.dataSize} · ${ring.packets.length} packets · interrupt mask ${ring.interruptMask} · pending send ${ring.pendingSendSize}</div>${damage}</div>`;
 }
 
-function spark(values: number[]): string {
-  const max = Math.max(1, ...values);
-  const pts = values
-    .map((v, i) => `${(i / Math.max(1, values.length - 1)) * 160},${30 - (v / max) * 28}`)
-    .join(' ');
-  return `<svg class="spark" viewBox="0 0 160 30" width="160" height="30"><polyline points="${pts}"/></svg>`;
-}
-
 let rings = new Map<string, Ring>();
 /** The rings of the render before: a click may land just after the page was redrawn. */
 let earlier = new Map<string, Ring>();
+
+/** One live ring: a canvas redrawn only when the ring changed, and its text. */
+interface RingWidget {
+  block: HTMLElement;
+  canvas: HTMLCanvasElement;
+  indices: HTMLElement;
+  error: HTMLElement;
+  /** What the canvas shows now (indices, packets, damage), to skip a redraw. */
+  drawn: string;
+}
+
+function ringWidget(parent: HTMLElement, name: string, key: string): RingWidget {
+  const block = document.createElement('div');
+  block.className = 'ringblock';
+  block.innerHTML = `<div class="ringname">${name}</div><canvas class="ring" width="${W}" height="22" data-key="${key}"></canvas><div class="indices"></div><div class="error" hidden></div>`;
+  parent.appendChild(block);
+  return {
+    block,
+    canvas: block.querySelector('canvas') as HTMLCanvasElement,
+    indices: block.querySelector('.indices') as HTMLElement,
+    error: block.querySelector('.error') as HTMLElement,
+    drawn: '',
+  };
+}
+
+/** Draws `ring` into its widget if anything visible changed. */
+function drawRing(w: RingWidget, ring: Ring, text: boolean): void {
+  const first = ring.packets[0]?.offset ?? -1;
+  const signature = `${ring.readIndex}/${ring.writeIndex}/${ring.packets.length}/${first}/${ring.error?.offset ?? ''}`;
+  if (text)
+    setText(
+      w.indices,
+      `read ${ring.readIndex} · write ${ring.writeIndex} · used ${ring.usedBytes}/${ring.dataSize} · ${ring.packets.length} packets · interrupt mask ${ring.interruptMask} · pending send ${ring.pendingSendSize}`,
+    );
+  if (ring.error) {
+    w.error.hidden = false;
+    w.error.dataset.code = ring.error.code;
+    setText(w.error, `damaged at ${ring.error.offset}: ${ring.error.code} — ${ring.error.reason}`);
+  } else if (!w.error.hidden) w.error.hidden = true;
+  if (signature === w.drawn) return;
+  w.drawn = signature;
+  w.indices.dataset.read = String(ring.readIndex);
+  w.indices.dataset.write = String(ring.writeIndex);
+  w.canvas.dataset.packets = String(ring.packets.length);
+  w.canvas.dataset.first = String(first);
+  w.canvas.dataset.size = String(ring.dataSize);
+  const g = w.canvas.getContext('2d');
+  if (!g) return;
+  const x = (off: number) => (off / ring.dataSize) * W;
+  g.fillStyle = '#eee';
+  g.fillRect(0, 0, W, 22);
+  for (const p of ring.packets) {
+    const end = p.offset + p.len8 * 8 + 8;
+    g.fillStyle = TYPE_COLOURS[p.type] ?? '#999';
+    if (end <= ring.dataSize) g.fillRect(x(p.offset), 2, Math.max(1, x(end) - x(p.offset)), 18);
+    else {
+      g.fillRect(x(p.offset), 2, Math.max(1, W - x(p.offset)), 18);
+      g.fillRect(0, 2, Math.max(1, x(end - ring.dataSize)), 18);
+    }
+  }
+  if (ring.error) {
+    g.fillStyle = '#d62728';
+    g.fillRect(x(ring.error.offset), 0, 3, 22);
+  }
+  g.fillStyle = '#d62728';
+  g.fillRect(x(ring.readIndex) - 1, 0, 2, 22);
+  g.fillStyle = '#2ca02c';
+  g.fillRect(x(ring.writeIndex) - 1, 0, 2, 22);
+}
+
+/** The packet of `ring` that covers data-area offset `at`, if any. */
+function packetAt(ring: Ring, at: number): Packet | undefined {
+  return ring.packets.find((p) => (at - p.offset + ring.dataSize) % ring.dataSize < p.len8 * 8 + 8);
+}
+
+/** The sparkline: a small canvas redrawn each sample. */
+function drawSpark(canvas: HTMLCanvasElement, values: number[]): void {
+  const g = canvas.getContext('2d');
+  if (!g) return;
+  const max = Math.max(1, ...values);
+  g.clearRect(0, 0, 160, 30);
+  g.strokeStyle = '#4e79a7';
+  g.lineWidth = 1.5;
+  g.beginPath();
+  values.forEach((v, i) => {
+    const px = (i / Math.max(1, values.length - 1)) * 160;
+    const py = 30 - (v / max) * 28;
+    if (i === 0) g.moveTo(px, py);
+    else g.lineTo(px, py);
+  });
+  g.stroke();
+}
 
 interface ChannelElements {
   section: HTMLElement;
@@ -151,15 +236,19 @@ interface ChannelElements {
   state: HTMLElement;
   kmcl: HTMLElement;
   rings: HTMLElement;
-  ringsHtml: string;
+  widgets: { toGuest: RingWidget; toHost: RingWidget } | null;
   fault: HTMLElement;
   counters: HTMLElement;
-  spark: HTMLElement;
+  spark: HTMLCanvasElement;
   rate: HTMLElement;
 }
 
 /** The sections drawn so far, by channel: built once, then only their changing parts are updated. */
 const drawn = new Map<string, ChannelElements>();
+
+/** Milliseconds between updates of the numbers in text. */
+const TEXT_EVERY_MS = 400;
+let lastText = Number.NEGATIVE_INFINITY;
 
 function setText(el: HTMLElement, text: string): void {
   if (el.textContent !== text) el.textContent = text;
@@ -169,11 +258,15 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
   if (modeLabel.textContent === '') modeLabel.textContent = 'live bus (in the server)';
   const packets = new Map<string, number>();
   const dt = previous ? (state.time - previous.time) / 1000 : 0;
+  // The drawings follow every sample; numbers in text change at most a few
+  // times a second (readable, and text is what costs the page most to paint).
+  const text = state.time - lastText >= TEXT_EVERY_MS;
+  if (text) lastText = state.time;
   earlier = rings;
   rings = new Map();
   if (drawn.size === 0) app.textContent = '';
   const seen = new Set<string>();
-  for (const [n, c] of state.channels.entries()) {
+  for (const c of state.channels) {
     const id = `${c.partition}/${c.relid}`;
     seen.add(id);
     const total = c.counters ? c.counters.packetsSent + c.counters.packetsReceived : 0;
@@ -184,6 +277,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     while (series.length > 60) series.shift();
     rates.set(id, series);
     let el = drawn.get(id);
+    const fresh = !el;
     if (!el) {
       const partition = Number(c.partition.replace(/\D/g, '')) - 1;
       const buttons = ['pause', 'start', 'rescind', 'corrupt', 'drop-interrupt', 'interrupt']
@@ -197,7 +291,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
       section.dataset.id = id;
       section.dataset.device = c.device;
       section.innerHTML = `<h2><span class="name">${esc(c.partition)} · ${esc(c.device)}${c.subchannel ? ` queue ${c.subchannel}` : ''} · channel ${c.relid}</span> <span class="state"></span> <span class="kmcl"></span> ${buttons}</h2>
-        <div class="rings"></div><div class="fault"></div><div class="counters"></div><span class="sparkbox"></span><span class="rate"></span>`;
+        <div class="rings"></div><div class="fault"></div><div class="counters"></div><canvas class="spark" width="160" height="30"></canvas><span class="rate"></span>`;
       app.appendChild(section);
       const q = (sel: string) => section.querySelector(sel) as HTMLElement;
       el = {
@@ -206,10 +300,10 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
         state: q('.state'),
         kmcl: q('.kmcl'),
         rings: q('.rings'),
-        ringsHtml: '',
+        widgets: null,
         fault: q('.fault'),
         counters: q('.counters'),
-        spark: q('.sparkbox'),
+        spark: q('.spark') as unknown as HTMLCanvasElement,
         rate: q('.rate'),
       };
       drawn.set(id, el);
@@ -217,37 +311,39 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     if (el.section.dataset.state !== c.state) el.section.dataset.state = c.state;
     el.name.dataset.history = (c.kmcl?.history ?? []).join(' → ');
     setText(el.state, c.state);
-    setText(
-      el.kmcl,
-      c.kmcl
-        ? `KMCL ${c.kmcl.state}${c.kmcl.paused ? ', paused' : c.kmcl.started ? ', started' : ''}, ${c.kmcl.outstanding} outstanding`
-        : '',
-    );
-    let ringsHtml = '';
-    if (c.rings) {
-      rings.set(`${n}/out`, c.rings.toGuest);
-      rings.set(`${n}/in`, c.rings.toHost);
-      ringsHtml =
-        ringBlock('host → guest', c.rings.toGuest, `${n}/out`) +
-        ringBlock('guest → host', c.rings.toHost, `${n}/in`);
-    }
+    const kmclState = c.kmcl
+      ? `KMCL ${c.kmcl.state}${c.kmcl.paused ? ', paused' : c.kmcl.started ? ', started' : ''}`
+      : '';
+    // A state change shows at once; the outstanding count with the other numbers.
+    if (text || fresh || !(el.kmcl.textContent ?? '').startsWith(kmclState))
+      setText(el.kmcl, c.kmcl ? `${kmclState}, ${c.kmcl.outstanding} outstanding` : '');
     if (c.fault && !el.fault.dataset.code) {
       el.fault.dataset.code = c.fault.code;
       el.fault.className = 'fault error';
       el.fault.textContent = `injected fault: the host → guest ring reads as damaged at ${c.fault.offset}: ${c.fault.code} — ${c.fault.reason}`;
     }
-    // Only a ring whose indices or packets changed is redrawn.
-    if (ringsHtml !== el.ringsHtml) {
-      el.ringsHtml = ringsHtml;
-      el.rings.innerHTML = ringsHtml;
+    if (c.rings) {
+      rings.set(`${id}/out`, c.rings.toGuest);
+      rings.set(`${id}/in`, c.rings.toHost);
+      el.widgets ??= {
+        toGuest: ringWidget(el.rings, 'host → guest', `${id}/out`),
+        toHost: ringWidget(el.rings, 'guest → host', `${id}/in`),
+      };
+      // Only a ring whose indices, packets or damage changed is redrawn.
+      drawRing(el.widgets.toGuest, c.rings.toGuest, text || fresh);
+      drawRing(el.widgets.toHost, c.rings.toHost, text || fresh);
+    } else if (el.widgets) {
+      el.rings.textContent = '';
+      el.widgets = null;
     }
+    if (!(text || fresh)) continue;
     setText(
       el.counters,
       c.counters
         ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}, dropped ${c.counters.interruptsDropped ?? 0}${c.dropping ? ` (dropping the next ${c.dropping})` : ''}`
         : '',
     );
-    el.spark.innerHTML = spark(series);
+    drawSpark(el.spark, series);
     setText(el.rate, `${Math.round(series.at(-1) ?? 0)} packets/s`);
   }
   for (const [id, el] of drawn) {
@@ -284,11 +380,15 @@ function render(state: State): void {
   else renderImage(state);
 }
 
-function showPacket(key: string, index: number, offset: number): void {
-  const find = (m: Map<string, Ring>) => m.get(key)?.packets.find((q) => q.offset === offset);
-  const p = find(rings) ?? find(earlier) ?? rings.get(key)?.packets[index];
-  if (!p) return;
-  const hex = (p.payload.match(/.{1,32}/g) ?? []).map((l) => l.replace(/(..)/g, '$1 ')).join('\n');
+/** The packet at `offset` of ring `key` decoded in full now (the bus in this page), if it is still there. */
+let fullPacket: (key: string, offset: number) => Packet | undefined = () => undefined;
+
+function showPacket(key: string, found: Packet): void {
+  const p = found.payload === undefined ? (fullPacket(key, found.offset) ?? found) : found;
+  const hex =
+    p.payload === undefined
+      ? 'drained before it could be read in full'
+      : (p.payload.match(/.{1,32}/g) ?? []).map((l) => l.replace(/(..)/g, '$1 ')).join('\n');
   const ranges = (p.ranges ?? [])
     .map(
       (r) =>
@@ -297,7 +397,7 @@ function showPacket(key: string, index: number, offset: number): void {
     .join('');
   details.hidden = false;
   details.innerHTML = `<h3>${TYPE_NAMES[p.type] ?? `type ${p.type}`} packet</h3>
-  <dl><dt>offset</dt><dd>${p.offset}</dd><dt>flags</dt><dd>${p.flags}</dd><dt>offset8 / len8</dt><dd>${p.offset8} / ${p.len8}</dd><dt>transaction id</dt><dd>${p.transactionId}</dd>${p.transferPageSetId !== undefined ? `<dt>transfer page set</dt><dd>${p.transferPageSetId}</dd>` : ''}</dl>
+  <dl><dt>offset</dt><dd>${p.offset}</dd><dt>flags</dt><dd>${p.flags}</dd><dt>offset8 / len8</dt><dd>${p.offset8} / ${p.len8}</dd><dt>transaction id</dt><dd>${p.transactionId ?? '?'}</dd>${p.transferPageSetId !== undefined ? `<dt>transfer page set</dt><dd>${p.transferPageSetId}</dd>` : ''}</dl>
   ${ranges ? `<ul>${ranges}</ul>` : ''}<pre class="hex">${hex}</pre>`;
 }
 
@@ -325,10 +425,26 @@ document.addEventListener('click', (e) => {
     });
     return;
   }
+  // A live ring is a canvas: the click's position is the data-area offset.
+  if (target instanceof HTMLCanvasElement && target.classList.contains('ring')) {
+    const key = target.dataset.key ?? '';
+    const ring = rings.get(key) ?? earlier.get(key);
+    const box = target.getBoundingClientRect();
+    const at = ring
+      ? Math.floor((((e as MouseEvent).clientX - box.left) / box.width) * ring.dataSize)
+      : -1;
+    const p = ring && at >= 0 ? packetAt(ring, at) : undefined;
+    if (p) showPacket(key, p);
+    return;
+  }
+  // A ring image: its SVG packets and its table rows.
   const packet = target.closest('[data-key]') as HTMLElement | SVGElement | null;
   if (packet) {
     const el = packet as HTMLElement;
-    showPacket(el.dataset.key ?? '', Number(el.dataset.index), Number(el.dataset.offset));
+    const key = el.dataset.key ?? '';
+    const offset = Number(el.dataset.offset);
+    const p = rings.get(key)?.packets.find((q) => q.offset === offset);
+    if (p) showPacket(key, p);
     return;
   }
   const name = target.closest('.name') as HTMLElement | null;
@@ -366,14 +482,24 @@ function runInBrowser(fps: number): void {
   setRate = (value) => ask({ kind: 'rate', value });
   let memories: SharedArrayBuffer[] = [];
   const ringMemories = new Map<string, RingMemory>();
-  const ring = (at: RingLocation): Ring => {
-    const key = `${at.memory}/${at.offset}/${at.length}`;
-    let m = ringMemories.get(key);
+  /** The ring memories by drawing key (`partition/relid/out|in`). */
+  const sources = new Map<string, RingMemory>();
+  const ring = (at: RingLocation, key: string): Ring => {
+    const where = `${at.memory}/${at.offset}/${at.length}`;
+    let m = ringMemories.get(where);
     if (!m) {
       m = new RingMemory(memories[at.memory]!, at.offset, at.length);
-      ringMemories.set(key, m);
+      ringMemories.set(where, m);
     }
-    return viewRing(m) as Ring;
+    sources.set(key, m);
+    // Descriptors only at display rate; a click decodes the packet in full.
+    return viewRing(m, 128, 'outline') as Ring;
+  };
+  fullPacket = (key, offset) => {
+    const m = sources.get(key);
+    return m
+      ? (viewRing(m, 4096, 'full').packets.find((p) => p.offset === offset) as Packet)
+      : undefined;
   };
   let outstanding = false;
   worker.onmessage = (e: MessageEvent) => {
@@ -392,8 +518,11 @@ function runInBrowser(fps: number): void {
       outstanding = false;
       for (const c of m.channels) {
         const at = c.ringLocations;
+        const id = `${c.partition}/${c.relid}`;
         c.rings =
-          at && memories.length > 0 ? { toGuest: ring(at.toGuest), toHost: ring(at.toHost) } : null;
+          at && memories.length > 0
+            ? { toGuest: ring(at.toGuest, `${id}/out`), toHost: ring(at.toHost, `${id}/in`) }
+            : null;
       }
       render({ mode: 'live', time: m.time, channels: m.channels, rate: m.rate });
     }

@@ -9,8 +9,14 @@
  * @module
  */
 
-import { type DecodedRing, decodeRingImage } from '../ring/ring-image.js';
+import { IncomingRing } from '../ring/incoming-ring.js';
+import { RingCorruptError } from '../ring/ring-error.js';
+import { type DecodedPacket, decodeRingImage } from '../ring/ring-image.js';
 import type { RingMemory } from '../ring/ring-memory.js';
+
+/** A packet as the drawing needs it (an outline has no transaction id or payload). */
+export type PacketView = Pick<DecodedPacket, 'offset' | 'type' | 'flags' | 'offset8' | 'len8'> &
+  Partial<DecodedPacket>;
 
 /** One ring as the page draws it. */
 export interface RingView {
@@ -20,8 +26,31 @@ export interface RingView {
   interruptMask: number;
   pendingSendSize: number;
   usedBytes: number;
-  packets: DecodedRing['packets'];
+  packets: PacketView[];
   error?: { code: string; reason: string; offset: number };
+}
+
+/**
+ * The packets of a private ring image, descriptors only (no payload is
+ * formatted): what a drawing at display rate needs.
+ */
+function outline(image: Uint8Array, maxPackets: number): Pick<RingView, 'packets' | 'error'> {
+  const ring = new IncomingRing(image.buffer as SharedArrayBuffer | ArrayBuffer);
+  const packets: PacketView[] = [];
+  try {
+    for (let p = ring.read(); p !== null && packets.length < maxPackets; p = ring.read())
+      packets.push({
+        offset: p.offset,
+        type: p.type,
+        flags: p.flags,
+        offset8: p.offset8,
+        len8: p.len8,
+      });
+    return { packets };
+  } catch (e) {
+    if (!(e instanceof RingCorruptError)) throw e;
+    return { packets, error: { code: e.code, reason: e.reason, offset: e.offset } };
+  }
 }
 
 const scratch = new WeakMap<RingMemory, Uint8Array>();
@@ -31,9 +60,15 @@ const scratch = new WeakMap<RingMemory, Uint8Array>();
  *
  * @param memory - the ring
  * @param maxPackets - packets to list at most
+ * @param detail - `full`: each packet with its transaction id, ranges and
+ *   payload in hex; `outline`: descriptors only, much cheaper (for drawing)
  * @returns the view
  */
-export function viewRing(memory: RingMemory, maxPackets = 128): RingView {
+export function viewRing(
+  memory: RingMemory,
+  maxPackets = 128,
+  detail: 'full' | 'outline' = 'full',
+): RingView {
   const size = memory.dataSize;
   const data = memory.bytes;
   const control = new Uint8Array(data.buffer, data.byteOffset - 4096, 4096);
@@ -63,7 +98,12 @@ export function viewRing(memory: RingMemory, maxPackets = 128): RingView {
     if (written < size - span) break;
   }
   const sane = w < size && w % 8 === 0 && r < size && r % 8 === 0;
-  const decoded = sane && w === r ? { packets: [], error: undefined } : decodeRingImage(image);
+  const decoded =
+    sane && w === r
+      ? { packets: [], error: undefined }
+      : detail === 'outline'
+        ? outline(image, maxPackets)
+        : decodeRingImage(image);
   return {
     dataSize: size,
     readIndex: r,
