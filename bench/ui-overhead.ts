@@ -1,7 +1,7 @@
 /**
  * What watching costs: the demo bus of `vmbus ui` runs in headless
  * Chromium (host and guests in the page's workers); in alternating windows
- * the page samples and draws it at `--fps` (default 10) or is frozen (no
+ * the page samples and draws it at `--fps` (default 5, as `vmbus ui`) or is frozen (no
  * samples at all), and the bus's packets per second (every channel, both
  * directions) are compared: sampling / frozen, median of the rounds.
  *
@@ -20,7 +20,7 @@ import { machine } from './harness.js';
 
 const { values } = parseArgs({
   options: {
-    fps: { type: 'string', default: '10' },
+    fps: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '4' },
     'no-draw': { type: 'boolean', default: false },

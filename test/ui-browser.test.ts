@@ -69,6 +69,10 @@ describe('vmbus ui in Chromium', {
       els.map((e) => (e as HTMLElement).dataset.device).sort(),
     );
     assert.deepEqual(devices, ['echo', 'network', 'network', 'storage', 'storage']);
+    assert.match(
+      (await page.textContent('.channel[data-device="echo"] .gpadls')) ?? '',
+      /rings \d+ pages/,
+    );
     const before = await writes(page, '.channel');
     await page.waitForTimeout(500);
     assert.notEqual(await writes(page, '.channel'), before, 'the indices move');
@@ -114,7 +118,7 @@ describe('vmbus ui in Chromium', {
         return document.querySelector('#details:not([hidden]) dl') !== null;
       },
       null,
-      { timeout: 15_000, polling: 100 },
+      { timeout: 30_000, polling: 100 },
     );
     assert.match((await page.textContent('#details')) ?? '', /transaction id/);
     assert.match((await page.textContent('#mode')) ?? '', /in this browser/);

@@ -46,7 +46,7 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
       if (file) assert.match(r.headers.get('content-type') ?? '', /javascript/);
       await r.arrayBuffer();
     }
-    assert.deepEqual(await (await fetch(`${url}state`)).json(), { mode: 'browser', fps: 10 });
+    assert.deepEqual(await (await fetch(`${url}state`)).json(), { mode: 'browser', fps: 5 });
     assert.equal((await fetch(`${url}events`)).status, 404, 'no bus here to stream');
     assert.equal(
       (await fetch(`${url}api/channel/0/1/pause`, { method: 'POST' })).status,
@@ -76,6 +76,21 @@ describe('vmbus ui', { timeout: 60_000 }, () => {
     const devices = s.channels.map((c) => c.device).sort();
     assert.deepEqual(devices, ['echo', 'network', 'network', 'storage', 'storage']);
     assert.ok(s.channels.every((c) => c.state === 'open' && c.rings !== null));
+    // Each channel's GPADLs: its rings', and a NIC's mapped receive and send buffers.
+    type Gpadl = { rings: boolean; mapped: boolean; pages: number };
+    const gpadlsOf = (device: string) =>
+      (s.channels.find((c) => c.device === device) as unknown as { channelGpadls: Gpadl[] })
+        .channelGpadls;
+    assert.deepEqual(
+      gpadlsOf('echo').map((g) => g.rings),
+      [true],
+    );
+    const nic = gpadlsOf('network');
+    assert.equal(nic.filter((g) => g.rings).length, 1);
+    assert.ok(
+      nic.filter((g) => !g.rings && g.mapped && g.pages > 0).length >= 2,
+      'the NIC buffers',
+    );
     const sum = (x: { channels: ChannelView[] }) =>
       x.channels.reduce(
         (n, c) => n + (c.rings?.toGuest.writeIndex ?? 0) + (c.rings?.toHost.writeIndex ?? 0),

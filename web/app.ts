@@ -53,6 +53,14 @@ interface Channel {
     history: string[];
   } | null;
   gpadls: number;
+  channelGpadls?: {
+    handle: number;
+    pages: number;
+    bytes: number;
+    ready: boolean;
+    mapped: boolean;
+    rings: boolean;
+  }[];
   rings: { toGuest: Ring; toHost: Ring } | null;
   counters: {
     packetsSent: number;
@@ -239,6 +247,7 @@ interface ChannelElements {
   widgets: { toGuest: RingWidget; toHost: RingWidget } | null;
   fault: HTMLElement;
   counters: HTMLElement;
+  gpadls: HTMLElement;
   spark: HTMLCanvasElement;
   rate: HTMLElement;
 }
@@ -291,7 +300,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
       section.dataset.id = id;
       section.dataset.device = c.device;
       section.innerHTML = `<h2><span class="name">${esc(c.partition)} · ${esc(c.device)}${c.subchannel ? ` queue ${c.subchannel}` : ''} · channel ${c.relid}</span> <span class="state"></span> <span class="kmcl"></span> ${buttons}</h2>
-        <div class="rings"></div><div class="fault"></div><div class="counters"></div><canvas class="spark" width="160" height="30"></canvas><span class="rate"></span>`;
+        <div class="rings"></div><div class="fault"></div><div class="counters"></div><div class="gpadls"></div><canvas class="spark" width="160" height="30"></canvas><span class="rate"></span>`;
       app.appendChild(section);
       const q = (sel: string) => section.querySelector(sel) as HTMLElement;
       el = {
@@ -303,6 +312,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
         widgets: null,
         fault: q('.fault'),
         counters: q('.counters'),
+        gpadls: q('.gpadls'),
         spark: q('.spark') as unknown as HTMLCanvasElement,
         rate: q('.rate'),
       };
@@ -341,6 +351,19 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
       el.counters,
       c.counters
         ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}, dropped ${c.counters.interruptsDropped ?? 0}${c.dropping ? ` (dropping the next ${c.dropping})` : ''}`
+        : '',
+    );
+    const kib = (n: number) =>
+      n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n >> 10} KiB`;
+    setText(
+      el.gpadls,
+      c.channelGpadls?.length
+        ? `GPADLs: ${c.channelGpadls
+            .map(
+              (g) =>
+                `0x${g.handle.toString(16)} ${g.rings ? 'rings' : 'buffer'} ${g.pages} pages (${kib(g.bytes)})${g.mapped ? ' mapped' : ''}${g.ready ? '' : ' (being described)'}`,
+            )
+            .join(' · ')}`
         : '',
     );
     drawSpark(el.spark, series);
@@ -497,9 +520,13 @@ function runInBrowser(fps: number): void {
   };
   fullPacket = (key, offset) => {
     const m = sources.get(key);
-    return m
-      ? (viewRing(m, 4096, 'full').packets.find((p) => p.offset === offset) as Packet)
-      : undefined;
+    try {
+      return m
+        ? (viewRing(m, 4096, 'full').packets.find((p) => p.offset === offset) as Packet | undefined)
+        : undefined;
+    } catch {
+      return undefined; // the outline is shown instead
+    }
   };
   let outstanding = false;
   worker.onmessage = (e: MessageEvent) => {

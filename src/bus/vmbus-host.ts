@@ -389,6 +389,45 @@ export class HostPartition {
   }
 
   /**
+   * The GPADLs the guest created for channel `relid` and has not torn down:
+   * handle, pages and bytes described, whether the guest finished
+   * describing it, whether a device has it mapped, and whether it holds the
+   * channel's rings (for tools that show the bus).
+   *
+   * @param relid - channel id
+   * @returns one entry per GPADL, in the order created
+   */
+  gpadlsOf(relid: number): {
+    handle: number;
+    pages: number;
+    bytes: number;
+    ready: boolean;
+    mapped: boolean;
+    rings: boolean;
+  }[] {
+    const ringGpadl = this.offers.get(relid)?.channel?.ringGpadl;
+    const out = [];
+    for (const g of this.gpadls.values()) {
+      if (g.relid !== relid) continue;
+      let pages = 0;
+      let bytes = 0;
+      for (const r of g.ranges) {
+        pages += r.pfns.length;
+        bytes += r.byteCount;
+      }
+      out.push({
+        handle: g.handle,
+        pages,
+        bytes,
+        ready: g.ready,
+        mapped: g.mapped,
+        rings: g.handle === ringGpadl,
+      });
+    }
+    return out;
+  }
+
+  /**
    * Handles one message from the guest. Never throws: a bad message is
    * answered with the defined failure or dropped and counted.
    *

@@ -118,7 +118,7 @@ Examples:
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--image <file>', 'show this ring image instead of the live bus')
     .option('--seconds <n>', 'stop after this many seconds (0: until Ctrl-C)', '0')
-    .option('--fps <n>', 'samples of the bus the page draws per second', '10')
+    .option('--fps <n>', 'samples of the bus the page draws per second', '5')
     .option('--bus <where>', 'run the live bus in the browser or in this process (node)', 'browser')
     .addHelpText(
       'after',

@@ -32,7 +32,7 @@ export interface UiOptions {
   image?: string;
   /** Stop after this many seconds (tests); 0 runs until Ctrl-C. */
   seconds: number;
-  /** Samples of the bus the page draws per second (default 10). */
+  /** Samples of the bus the page draws per second (default 5). */
   fps?: number;
   /** Where the live bus runs: in the page's workers (default) or in this process. */
   bus?: 'browser' | 'node';
@@ -49,7 +49,7 @@ const PAGE = `<!doctype html>
 <body>
 <header><h1>vmbus ui</h1><span id="mode"></span>
 <label>workload <select id="rate"><option value="max">as fast as it goes</option><option value="1000">1000 ops/s</option><option value="100">100 ops/s</option><option value="10">10 ops/s</option><option value="0">held</option></select></label>
-<label id="redraw">samples <select id="fps"><option value="30">30/s</option><option value="10" selected>10/s</option><option value="2">2/s</option><option value="0">frozen</option></select></label>
+<label id="redraw">samples <select id="fps"><option value="30">30/s</option><option value="10">10/s</option><option value="5" selected>5/s</option><option value="2">2/s</option><option value="0">frozen</option></select></label>
 <span id="status"></span></header>
 <main id="app"><p>Connecting…</p></main>
 <aside id="details" hidden></aside>
@@ -79,7 +79,7 @@ export async function runUi(options: UiOptions, io: CommandOutput): Promise<numb
   const image = options.image ? imageState(options.image) : null;
   const inBrowser = (options.bus ?? 'browser') === 'browser';
   const bus = image || inBrowser ? null : startNodeDemoBus();
-  const fps = options.fps ?? 10;
+  const fps = options.fps ?? 5;
   const state = () =>
     image ??
     (bus

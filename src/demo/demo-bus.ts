@@ -67,6 +67,8 @@ export interface ChannelView {
   } | null;
   /** GPADLs the partition holds (all its channels). */
   gpadls: number;
+  /** This channel's GPADLs: the rings' and any a device maps (a NIC's buffers). */
+  channelGpadls: ReturnType<HostPartition['gpadlsOf']>;
   /** Host → guest ring and guest → host ring, decoded. */
   rings: { toGuest: RingView; toHost: RingView } | null;
   /** The same rings, located only (a snapshot taken with `locate`). */
@@ -204,6 +206,7 @@ export class DemoBus {
             : {}),
           counters: pipe ? { ...pipe.stats } : null,
           gpadls: partition.gpadlCount,
+          channelGpadls: partition.gpadlsOf(offer.relid),
           dropping: pipe?.interruptsToDrop ?? 0,
           ...(this.faults.has(`${p}/${offer.relid}`)
             ? { fault: this.faults.get(`${p}/${offer.relid}`)! }
