@@ -69,9 +69,12 @@ describe('vmbus ui in Chromium', {
       els.map((e) => (e as HTMLElement).dataset.device).sort(),
     );
     assert.deepEqual(devices, ['echo', 'network', 'network', 'storage', 'storage']);
+    await page.waitForSelector('.channel[data-device="echo"] .gpadls:has-text("rings")', {
+      timeout: 10_000,
+    });
     assert.match(
       (await page.textContent('.channel[data-device="echo"] .gpadls')) ?? '',
-      /rings \d+ pages/,
+      /0x[0-9a-f]+ rings \d+ pages/,
     );
     const before = await writes(page, '.channel');
     await page.waitForTimeout(500);
