@@ -15,7 +15,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -190,18 +190,30 @@ describe('vmbus ui in Chromium', {
     assert.deepEqual(errors, []);
   });
 
-  it('marks the damage of a bad ring vector', async () => {
-    const { url } = await startUi('--image', join(ringVectors(), 'bad', 'bad-len8-zero.img'));
-    const { page, errors } = await open(url);
-    await page.waitForSelector('.error', { timeout: 10_000 });
-    const text = await page.textContent('.error');
-    assert.match(text ?? '', /VMBUS_PACKET_BAD_LEN8/);
-    assert.equal(
-      await page.$$eval('.packet-row', (rows) => rows.length),
-      1,
-      'the good packet before the damage',
-    );
-    assert.ok(await page.isVisible('.ring .damage'));
-    assert.deepEqual(errors, []);
+  it('marks the damage of every bad ring vector, with the good packets before it', async () => {
+    const dir = join(ringVectors(), 'bad');
+    const names = readdirSync(dir).filter((f) => f.endsWith('.img'));
+    assert.ok(names.length >= 5);
+    for (const name of names) {
+      const expect = JSON.parse(readFileSync(join(dir, name.replace(/\.img$/, '.json')), 'utf8'))
+        .expect as { packetsBeforeError: number };
+      const { url, child } = await startUi('--image', join(dir, name));
+      const { page, errors } = await open(url);
+      await page.waitForSelector('.error', { timeout: 10_000 });
+      assert.match(
+        (await page.textContent('.error')) ?? '',
+        /damaged at \d+: VMBUS_[A-Z0-9_]+/,
+        name,
+      );
+      assert.equal(
+        await page.$$eval('.packet-row', (rows) => rows.length),
+        expect.packetsBeforeError,
+        `${name}: the good packets before the damage`,
+      );
+      assert.ok(await page.isVisible('.ring .damage'), `${name}: the damage drawn`);
+      assert.deepEqual(errors, [], name);
+      await page.close();
+      child.kill('SIGINT');
+    }
   });
 });
