@@ -130,6 +130,17 @@ describe('vmbus ui in Chromium', {
       Number(
         /packets in\/out \d+\/(\d+)/.exec((await page.textContent(`${echo} .counters`)) ?? '')?.[1],
       );
+    const sendsMoreThan = (was: number) =>
+      page.waitForFunction(
+        ([sel, n]) =>
+          Number(
+            /packets in\/out \d+\/(\d+)/.exec(
+              document.querySelector(`${sel} .counters`)?.textContent ?? '',
+            )?.[1],
+          ) > n,
+        [echo, was] as const,
+        { timeout: 10_000 },
+      );
     await page.click(`${echo} button[data-action="drop-interrupt"]`);
     await page.waitForSelector(`${echo} .counters:has-text("dropped 1")`, { timeout: 10_000 });
     // (the numbers in text follow the bus a few times a second)
@@ -138,16 +149,7 @@ describe('vmbus ui in Chromium', {
     await page.waitForTimeout(1000);
     assert.equal(await sent(), stalled, 'a channel that missed its interrupt stalls');
     await page.click(`${echo} button[data-action="interrupt"]`);
-    await page.waitForFunction(
-      ([sel, was]) =>
-        Number(
-          /packets in\/out \d+\/(\d+)/.exec(
-            document.querySelector(`${sel} .counters`)?.textContent ?? '',
-          )?.[1],
-        ) > was,
-      [echo, stalled] as const,
-      { timeout: 10_000 },
-    );
+    await sendsMoreThan(stalled);
     // Hold the workload, then let it run again.
     await page.selectOption('#rate', '0');
     await page.waitForSelector('#status:has-text("workload 0: done")');
@@ -156,16 +158,7 @@ describe('vmbus ui in Chromium', {
     await page.waitForTimeout(1000);
     assert.equal(await sent(), held, 'a held workload sends nothing');
     await page.selectOption('#rate', 'max');
-    await page.waitForFunction(
-      ([sel, was]) =>
-        Number(
-          /packets in\/out \d+\/(\d+)/.exec(
-            document.querySelector(`${sel} .counters`)?.textContent ?? '',
-          )?.[1],
-        ) > was,
-      [echo, held] as const,
-      { timeout: 10_000 },
-    );
+    await sendsMoreThan(held);
     // Corrupt the host → guest write index: the typed error shows, and the guest closes the channel.
     await page.click(`${echo} button[data-action="corrupt"]`);
     await page.waitForSelector(`${echo} .fault[data-code="VMBUS_RING_BAD_WRITE_INDEX"]`, {

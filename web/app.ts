@@ -14,73 +14,15 @@
  * `--bus node` the bus runs in the server, which streams its state.
  */
 
-import { viewRing } from '../src/demo/ring-view.js';
+import type { ChannelView, RingLocation } from '../src/demo/demo-bus.js';
+import { type PacketView, type RingView, viewRing } from '../src/demo/ring-view.js';
 import { RingMemory } from '../src/ring/ring-memory.js';
 
-interface Packet {
-  offset: number;
-  type: number;
-  flags: number;
-  offset8: number;
-  len8: number;
-  /** Absent in an outline (the live drawing); a click decodes the packet in full. */
-  transactionId?: string;
-  payload?: string;
-  transferPageSetId?: number;
-  ranges?: { byteCount: number; byteOffset: number; pfns?: string[] }[];
-}
-interface Ring {
-  dataSize: number;
-  readIndex: number;
-  writeIndex: number;
-  interruptMask: number;
-  pendingSendSize: number;
-  usedBytes: number;
-  packets: Packet[];
-  error?: { code: string; reason: string; offset: number };
-}
-interface Channel {
-  partition: string;
-  relid: number;
-  device: string;
-  subchannel: number;
-  state: string;
-  kmcl: {
-    state: string;
-    started: boolean;
-    paused: boolean;
-    outstanding: number;
-    history: string[];
-  } | null;
-  gpadls: number;
-  channelGpadls?: {
-    handle: number;
-    pages: number;
-    bytes: number;
-    ready: boolean;
-    mapped: boolean;
-    rings: boolean;
-  }[];
-  rings: { toGuest: Ring; toHost: Ring } | null;
-  counters: {
-    packetsSent: number;
-    packetsReceived: number;
-    bytesSent: number;
-    bytesReceived: number;
-    interruptsSent: number;
-    interruptsSuppressed: number;
-    interruptsReceived: number;
-    interruptsDropped?: number;
-  } | null;
-  dropping?: number;
-  fault?: { code: string; reason: string; offset: number };
-  ringLocations?: { toGuest: RingLocation; toHost: RingLocation } | null;
-}
-interface RingLocation {
-  memory: number;
-  offset: number;
-  length: number;
-}
+// The shapes the bus produces (in this page's worker, or as the server's JSON).
+type Packet = PacketView;
+type Ring = RingView;
+type Channel = ChannelView;
+
 type State =
   | { mode: 'live'; time: number; channels: Channel[]; rate?: number }
   | { mode: 'image'; file: string; ring: Ring };
@@ -350,7 +292,7 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
     setText(
       el.counters,
       c.counters
-        ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}, dropped ${c.counters.interruptsDropped ?? 0}${c.dropping ? ` (dropping the next ${c.dropping})` : ''}`
+        ? `partition GPADLs ${c.gpadls} · packets in/out ${c.counters.packetsReceived}/${c.counters.packetsSent} · bytes in/out ${c.counters.bytesReceived}/${c.counters.bytesSent} · irq sent ${c.counters.interruptsSent}, suppressed ${c.counters.interruptsSuppressed}, received ${c.counters.interruptsReceived}, dropped ${c.counters.interruptsDropped}${c.dropping ? ` (dropping the next ${c.dropping})` : ''}`
         : '',
     );
     const kib = (n: number) =>
@@ -516,14 +458,12 @@ function runInBrowser(fps: number): void {
     }
     sources.set(key, m);
     // Descriptors only at display rate; a click decodes the packet in full.
-    return viewRing(m, 128, 'outline') as Ring;
+    return viewRing(m, 128, 'outline');
   };
   fullPacket = (key, offset) => {
     const m = sources.get(key);
     try {
-      return m
-        ? (viewRing(m, 4096, 'full').packets.find((p) => p.offset === offset) as Packet | undefined)
-        : undefined;
+      return m ? viewRing(m, 4096, 'full').packets.find((p) => p.offset === offset) : undefined;
     } catch {
       return undefined; // the outline is shown instead
     }

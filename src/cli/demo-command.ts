@@ -11,13 +11,11 @@
 import { MultiBar, Presets } from 'cli-progress';
 import { type PipeStats, sumPipeStats } from '../bus/channel-pipe.js';
 import { VmbusHost } from '../bus/vmbus-host.js';
-import { EchoVsp } from '../devices/echo/echo-vsp.js';
-import { NetVsp } from '../devices/net/net-vsp.js';
-import { VirtualSwitch } from '../devices/net/virtual-switch.js';
-import { type BlockBackend, MemoryBackend, ScsiDisk } from '../devices/storage/scsi-disk.js';
-import { StorageVsp } from '../devices/storage/storage-vsp.js';
+import { DemoBus } from '../demo/demo-bus.js';
+import { type BlockBackend, MemoryBackend } from '../devices/storage/scsi-disk.js';
 import { FileBackend } from '../node/file-backend.js';
-import { startGuestWorker } from '../node/guest-worker.js';
+import type { GuestWorker } from '../node/guest-worker.js';
+import { nodeSpawner } from './demo-workers.js';
 import type { CommandOutput } from './ring-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -89,39 +87,17 @@ export async function runDemo(options: DemoOptions, io: CommandOutput): Promise<
     backend = new MemoryBackend(64 << 20);
   }
   const host = new VmbusHost({ log: () => {} });
-  const guest = startGuestWorker(host, new URL('./demo-guest.js', import.meta.url), {
-    memoryPages: 16384,
-    data: {
+  const workers: GuestWorker[] = [];
+  const bus = new DemoBus(host, nodeSpawner(host, workers), {
+    backend,
+    workload: {
       seconds: options.seconds,
       queueDepth: options.queueDepth,
       subchannels: options.subchannels,
     },
   });
-  const storage = new StorageVsp({
-    host,
-    partition: guest.partition,
-    disks: new Map([[0, new ScsiDisk(backend)]]),
-    log: () => {},
-  });
-  storage.start();
-  const echo = new EchoVsp(host, guest.partition);
-  echo.start();
-  // The second guest and the NICs of both on one switch.
-  const second = startGuestWorker(host, new URL('./demo-net-guest.js', import.meta.url), {
-    memoryPages: 2048,
-  });
-  const vswitch = new VirtualSwitch();
-  const nics = [guest, second].map((g, i) => {
-    const vsp = new NetVsp({
-      host,
-      partition: g.partition,
-      mac: `00:15:5d:00:00:0${i + 1}`,
-      switch: vswitch,
-      log: () => {},
-    });
-    vsp.start();
-    return vsp;
-  });
+  const [guest, second] = workers as [GuestWorker, GuestWorker];
+  const { storage, echo, nics, vswitch } = bus;
   const secondMessage = (kind: string) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const on = (m: Record<string, unknown>) => {

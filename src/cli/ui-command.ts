@@ -20,9 +20,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { CHANNEL_ACTIONS, type ChannelAction } from '../demo/demo-bus.js';
 import { decodeRingImage } from '../ring/ring-image.js';
+import { startNodeDemoBus } from './demo-workers.js';
 import type { CommandOutput } from './ring-command.js';
 import { readImage } from './ring-command.js';
-import { startNodeDemoBus } from './ui-live.js';
 import { UsageError } from './usage-error.js';
 
 /** Options of `vmbus ui`. */

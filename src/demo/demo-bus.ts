@@ -15,7 +15,7 @@ import type { HostPartition, VmbusHost } from '../bus/vmbus-host.js';
 import { EchoVsp } from '../devices/echo/echo-vsp.js';
 import { NetVsp } from '../devices/net/net-vsp.js';
 import { VirtualSwitch } from '../devices/net/virtual-switch.js';
-import { MemoryBackend, ScsiDisk } from '../devices/storage/scsi-disk.js';
+import { type BlockBackend, MemoryBackend, ScsiDisk } from '../devices/storage/scsi-disk.js';
 import { StorageVsp } from '../devices/storage/storage-vsp.js';
 import type { KmclChannel } from '../kmcl/kmcl-channel.js';
 import type { RingMemory } from '../ring/ring-memory.js';
@@ -99,10 +99,26 @@ export const CHANNEL_ACTIONS: readonly ChannelAction[] = [
   'interrupt',
 ];
 
+/** What the demo's bus is built with. */
+export interface DemoBusOptions {
+  /** The SCSI disk's backing store (default: a 16 MiB memory disk). */
+  backend?: BlockBackend;
+  /** The first guest's workload: seconds to run, queue depth, storage sub-channels. */
+  workload?: { seconds: number; queueDepth: number; subchannels: number };
+}
+
 /** The demo's bus with its devices and two guests. */
 export class DemoBus {
   /** The guests, first the one with every device's client. */
   readonly guests: SpawnedGuest[] = [];
+  /** The SCSI controller. */
+  readonly storage: StorageVsp;
+  /** The echo device. */
+  readonly echo: EchoVsp;
+  /** Each guest's NIC (host side), on one switch. */
+  readonly nics: NetVsp[];
+  /** The switch. */
+  readonly vswitch = new VirtualSwitch();
   /** Operations per second the first guest's workload may run (Infinity: no limit). */
   rate = Number.POSITIVE_INFINITY;
   private readonly host: VmbusHost;
@@ -118,33 +134,40 @@ export class DemoBus {
    *
    * @param host - the host
    * @param spawn - the platform's way to start a guest worker
+   * @param options - the disk and the workload (defaults: a 16 MiB memory disk, a day of work)
    */
-  constructor(host: VmbusHost, spawn: GuestSpawner) {
+  constructor(host: VmbusHost, spawn: GuestSpawner, options: DemoBusOptions = {}) {
     this.host = host;
-    const first = spawn('demo-guest', 16384, { seconds: 3600 * 24, queueDepth: 4, subchannels: 1 });
+    const first = spawn(
+      'demo-guest',
+      16384,
+      options.workload ?? { seconds: 3600 * 24, queueDepth: 4, subchannels: 1 },
+    );
     const second = spawn('net-peer', 2048, {});
     this.guests.push(first, second);
     const storage = new StorageVsp({
       host,
       partition: first.partition,
-      disks: new Map([[0, new ScsiDisk(new MemoryBackend(16 << 20))]]),
+      disks: new Map([[0, new ScsiDisk(options.backend ?? new MemoryBackend(16 << 20))]]),
       log: () => {},
     });
     storage.start();
     const echo = new EchoVsp(host, first.partition);
     echo.start();
-    const vswitch = new VirtualSwitch();
     const nics = [first, second].map((g, i) => {
       const vsp = new NetVsp({
         host,
         partition: g.partition,
         mac: `00:15:5d:00:00:0${i + 1}`,
-        switch: vswitch,
+        switch: this.vswitch,
         log: () => {},
       });
       vsp.start();
       return vsp;
     });
+    this.storage = storage;
+    this.echo = echo;
+    this.nics = nics;
     this.devices.push(
       { name: 'storage', partition: first.partition, channels: () => storage.kmclChannels },
       { name: 'echo', partition: first.partition, channels: () => echo.kmclChannels },
