@@ -135,11 +135,12 @@ async function workers(opts: BenchOptions): Promise<Result> {
     workerData: { type: TYPE, window: WINDOW, size: SIZE, spin: 10_000 },
   });
   await new Promise((r) => worker.once('message', r));
-  // Warm-up: the first few hundred thousand round trips run while V8 is
-  // still compiling both sides' paths.
-  for (let i = 0; i < 4; i++) {
+  // Warm-up: the first few million round trips run while V8 is still
+  // compiling and re-optimising both sides' paths (steady state only after
+  // about 2-4 million, measured).
+  for (let i = 0; i < Number(process.env.VMBUS_BENCH_WARMUP ?? 8); i++) {
     const warm = new Promise((r) => worker.once('message', r));
-    worker.postMessage({ n: 250_000 });
+    worker.postMessage({ n: 500_000 });
     await warm;
   }
   const runs = await measure(
