@@ -88,6 +88,9 @@ let rings = new Map<string, Ring>();
 /** The rings of the render before: a click may land just after the page was redrawn. */
 let earlier = new Map<string, Ring>();
 
+/** Height of the line of numbers drawn under a live ring's bar. */
+const RING_TEXT = 16;
+
 /** One live ring: a canvas redrawn only when the ring changed, and its text. */
 interface RingWidget {
   block: HTMLElement;
@@ -101,7 +104,7 @@ interface RingWidget {
 function ringWidget(parent: HTMLElement, name: string, key: string): RingWidget {
   const block = document.createElement('div');
   block.className = 'ringblock';
-  block.innerHTML = `<div class="ringname">${name}</div><canvas class="ring" width="${W}" height="22" data-key="${key}"></canvas><div class="indices"></div><div class="error" hidden></div>`;
+  block.innerHTML = `<div class="ringname">${name}</div><canvas class="ring" width="${W}" height="${22 + RING_TEXT}" data-key="${key}" role="img"></canvas><div class="indices"></div><div class="error" hidden></div>`;
   parent.appendChild(block);
   return {
     block,
@@ -113,14 +116,9 @@ function ringWidget(parent: HTMLElement, name: string, key: string): RingWidget 
 }
 
 /** Draws `ring` into its widget if anything visible changed. */
-function drawRing(w: RingWidget, ring: Ring, text: boolean): void {
+function drawRing(w: RingWidget, ring: Ring): void {
   const first = ring.packets[0]?.offset ?? -1;
-  const signature = `${ring.readIndex}/${ring.writeIndex}/${ring.packets.length}/${first}/${ring.error?.offset ?? ''}`;
-  if (text)
-    setText(
-      w.indices,
-      `read ${ring.readIndex} · write ${ring.writeIndex} · used ${ring.usedBytes}/${ring.dataSize} · ${ring.packets.length} packets · interrupt mask ${ring.interruptMask} · pending send ${ring.pendingSendSize}`,
-    );
+  const signature = `${ring.readIndex}/${ring.writeIndex}/${ring.packets.length}/${first}/${ring.error?.offset ?? ''}/${ring.interruptMask}/${ring.pendingSendSize}`;
   if (ring.error) {
     w.error.hidden = false;
     w.error.dataset.code = ring.error.code;
@@ -128,6 +126,10 @@ function drawRing(w: RingWidget, ring: Ring, text: boolean): void {
   } else if (!w.error.hidden) w.error.hidden = true;
   if (signature === w.drawn) return;
   w.drawn = signature;
+  // The ring's numbers are drawn with it, so the two always agree (and a
+  // canvas line costs the page no layout).
+  const numbers = `read ${ring.readIndex} · write ${ring.writeIndex} · used ${ring.usedBytes}/${ring.dataSize} · ${ring.packets.length} packets · interrupt mask ${ring.interruptMask} · pending send ${ring.pendingSendSize}`;
+  w.canvas.setAttribute('aria-label', numbers);
   w.indices.dataset.read = String(ring.readIndex);
   w.indices.dataset.write = String(ring.writeIndex);
   w.canvas.dataset.packets = String(ring.packets.length);
@@ -155,6 +157,12 @@ function drawRing(w: RingWidget, ring: Ring, text: boolean): void {
   g.fillRect(x(ring.readIndex) - 1, 0, 2, 22);
   g.fillStyle = '#2ca02c';
   g.fillRect(x(ring.writeIndex) - 1, 0, 2, 22);
+  g.fillStyle = '#fff';
+  g.fillRect(0, 22, W, RING_TEXT);
+  g.fillStyle = '#444';
+  g.font = '12px system-ui, sans-serif';
+  g.textBaseline = 'top';
+  g.fillText(numbers, 0, 24);
 }
 
 /** The packet of `ring` that covers data-area offset `at`, if any. */
@@ -282,8 +290,8 @@ function renderLive(state: Extract<State, { mode: 'live' }>): void {
         toHost: ringWidget(el.rings, 'guest → host', `${id}/in`),
       };
       // Only a ring whose indices, packets or damage changed is redrawn.
-      drawRing(el.widgets.toGuest, c.rings.toGuest, text || fresh);
-      drawRing(el.widgets.toHost, c.rings.toHost, text || fresh);
+      drawRing(el.widgets.toGuest, c.rings.toGuest);
+      drawRing(el.widgets.toHost, c.rings.toHost);
     } else if (el.widgets) {
       el.rings.textContent = '';
       el.widgets = null;
