@@ -54,8 +54,10 @@ export async function runNetBench(
     if (!want(name)) continue;
     const runs = await measure(
       async (n) => {
-        const done = next<{ t1: number }>(b);
+        const armed = next(b);
         b.worker.postMessage({ expect: n, size });
+        await armed;
+        const done = next<{ t1: number }>(b);
         const started = next<{ t0: number }>(a);
         a.worker.postMessage({ send: n, size, peer: '00:15:5d:00:00:02' });
         const [{ t0 }, { t1 }] = await Promise.all([started, done]);

@@ -35,9 +35,13 @@ port.on('message', async (m: { send?: number; expect?: number; size: number; pee
   if (m.expect !== undefined) {
     got = 0;
     want = m.expect;
-    await new Promise<void>((r) => {
+    const all = new Promise<void>((r) => {
       arrived = r;
     });
+    // Armed: only now may the sender start (a frame counted before the
+    // count was reset would be lost, and the run would wait forever).
+    port.postMessage({ armed: true });
+    await all;
     port.postMessage({ t1: nowNs() });
     if (process.env.VMBUS_BENCH_TRACE)
       console.error('receiver', pump.wakeups, pump.spinHits, nic.stats);
