@@ -16,18 +16,11 @@ import {
   VMBUS_VERSION,
 } from 'vmbus-kmcl';
 import { IncomingRing } from 'vmbus-kmcl/ring';
+import { until } from './wait.js';
 
 const TYPE = 'f8615163-df3e-46c5-913f-f2d2f965ed0e';
 const instance = (n: number) => `00000000-0000-0000-0000-${n.toString(16).padStart(12, '0')}`;
 const quiet = () => {};
-
-export async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
 
 describe('version negotiation', () => {
   it('the guest proposes its newest version and the host accepts it', async () => {

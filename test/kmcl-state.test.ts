@@ -27,15 +27,9 @@ import {
   VmbPacketSetCompletionRoutine,
   VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION as WAIT,
 } from 'vmbus-kmcl';
+import { until, tick as waitTick } from './wait.js';
 
-const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, what: string) {
-  const end = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await tick(1);
-  }
-}
+const tick = (ms = 5) => waitTick(ms);
 const events = (c: KmclChannel) => c.history.filter((h) => h.startsWith('Evt'));
 
 describe('state model', () => {

@@ -31,15 +31,8 @@ import {
   VmbPacketSetCompletionRoutine,
   VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION as WAIT,
 } from 'vmbus-kmcl';
+import { tick, until } from './wait.js';
 
-const tick = (ms = 2) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, what: string) {
-  const end = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await tick(1);
-  }
-}
 const st = (s: number) => ntStatusName(s);
 
 describe('completions', () => {

@@ -17,15 +17,7 @@ import {
   VmbPacketSend,
   VmbPacketSetCompletionRoutine,
 } from 'vmbus-kmcl';
-
-const tick = (ms = 2) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, what: string) {
-  const end = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await tick(1);
-  }
-}
+import { tick, until } from './wait.js';
 
 describe('PipePoller', () => {
   it('parks only while a pump is active, and quiesce unparks', () => {

@@ -438,8 +438,7 @@ export class ChannelPipe {
         else this.spaceWaiters.push(w);
       }
     }
-    if (this.onSignal) this.onSignal();
-    else if (this.onPacket) this.drain(this.onPacket);
+    this.poll();
   }
 
   /**
