@@ -148,6 +148,53 @@ describe('VmbPacketInitialize', () => {
     await pair.dispose();
   });
 
+  it('finds the right packet for each handle, from inside completion routines and after re-initialising', async () => {
+    const pair = await createKmclPair({ configureServer: echoServer });
+    const other = await createKmclPair({ configureServer: echoServer });
+    const size = VmbChannelSizeofPacket(pair.client);
+    const a = new Uint8Array(size);
+    const b = new Uint8Array(size);
+    const stranger = new Uint8Array(size);
+    VmbPacketInitialize(pair.client, a, size);
+    VmbPacketInitialize(pair.client, b, size);
+    const seen: string[] = [];
+    let bDone!: () => void;
+    const bCompleted = new Promise<void>((r) => {
+      bDone = r;
+    });
+    VmbPacketSetCompletionRoutine(b, (p, status) => {
+      seen.push(`b ${p === b} ${status}`);
+      bDone();
+    });
+    VmbPacketSetCompletionRoutine(a, (p, status) => {
+      seen.push(`a ${p === a} ${status}`);
+      if (seen.length > 1) return;
+      // Inside a's routine: another handle, and memory that is no packet.
+      seen.push(`stranger ${st(VmbPacketSend(stranger, new Uint8Array(1), 1, null, WAIT))}`);
+      seen.push(`b sent ${st(VmbPacketSend(b, new Uint8Array(1), 1, null, WAIT))}`);
+      seen.push(`a again ${st(VmbPacketSend(p, new Uint8Array(1), 1, null, 0))}`);
+    });
+    VmbPacketSend(a, new Uint8Array(1), 1, null, WAIT);
+    await bCompleted;
+    // a's send without WAIT completes at once, in the ring, inside the send.
+    assert.deepEqual(seen.slice(0, 5), [
+      'a true 0',
+      'stranger STATUS_INVALID_PARAMETER_1',
+      'b sent STATUS_SUCCESS',
+      'a true 0',
+      'a again STATUS_SUCCESS',
+    ]);
+    assert.ok(seen.includes('b true 0'));
+    // The same memory, initialised again for another channel, is that channel's packet.
+    assert.equal(VmbPacketGetChannel(a), pair.client);
+    assert.equal(st(VmbPacketInitialize(other.client, a, size)), 'STATUS_SUCCESS');
+    assert.equal(VmbPacketGetChannel(a), other.client);
+    assert.equal(VmbPacketGetChannel(b), pair.client);
+    assert.equal(VmbPacketGetChannel(a), other.client);
+    await pair.dispose();
+    await other.dispose();
+  });
+
   it('refuses a payload larger than the maximum packet size', async () => {
     const pair = await createKmclPair({ configureClient: (c) => c.initSetMaximumPacketSize(64) });
     const memory = new ArrayBuffer(VmbChannelSizeofPacket(pair.client));

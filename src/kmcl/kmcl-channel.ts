@@ -1691,7 +1691,10 @@ export class KmclChannel {
       this.stats.unmatchedCompletions++;
       return;
     }
-    const n = p.copyPayload(this.completionScratch, 0, this.completionScratch.length);
+    const n =
+      p.payloadLength === 0
+        ? 0
+        : p.copyPayload(this.completionScratch, 0, this.completionScratch.length);
     this.stats.completionsReceived++;
     this.finishPacket(packet, NTSTATUS.STATUS_SUCCESS, n);
   }

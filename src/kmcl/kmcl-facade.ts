@@ -311,8 +311,21 @@ export type EVT_VMB_CHANNEL_RESTORE_PACKET = RestorePacketCallback;
 
 const initialized = new WeakMap<object, KmclPacket>();
 
+/**
+ * The last caller-memory handle looked up, and its packet: a driver that
+ * sends again from a packet's completion routine (the handle that routine
+ * was given) finds its packet without a WeakMap lookup.
+ */
+let lastHandle: object | null = null;
+let lastPacket: KmclPacket | undefined;
+
 function packetOf(handle: VMBPACKET): KmclPacket | undefined {
-  return handle instanceof KmclPacket ? handle : initialized.get(handle);
+  if (handle === lastHandle) return lastPacket;
+  if (handle instanceof KmclPacket) return handle;
+  const packet = initialized.get(handle);
+  lastHandle = handle;
+  lastPacket = packet;
+  return packet;
 }
 
 const EMPTY_BUFFER = new Uint8Array(0);
@@ -912,6 +925,8 @@ export function VmbPacketInitialize(
     const packet = Channel.initializePacket(VmbPacket, ByteCount);
     packet.handle = VmbPacket;
     initialized.set(VmbPacket, packet);
+    lastHandle = VmbPacket;
+    lastPacket = packet;
   });
 }
 /**
@@ -962,7 +977,14 @@ export function VmbPacketSetCompletionRoutine(
 ): void {
   const packet = packetOf(PacketObject);
   if (!packet) return;
-  packet.completionRoutine = (p, s, b, n) => CompletionRoutine(p.handle as VMBPACKET, s, b, n);
+  packet.completionRoutine = (p, s, b, n) => {
+    const handle = p.handle as VMBPACKET;
+    if (handle !== p) {
+      lastHandle = handle;
+      lastPacket = p;
+    }
+    CompletionRoutine(handle, s, b, n);
+  };
 }
 /**
  * VmbPacketSetPointer: Stores a value of the driver's with a packet object.
