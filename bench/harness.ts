@@ -65,6 +65,58 @@ export async function measure(
 }
 
 /**
+ * Two cases measured in alternating runs (A, B, A, B, ...), each run about
+ * `opts.seconds` long, for a ratio that holds on a host whose speed drifts:
+ * on a shared virtual machine a neighbour can slow both cores by half for
+ * seconds at a time, which would skew a ratio of two cases measured one
+ * after the other. Each pair's ratio is taken from runs seconds apart.
+ *
+ * @param a - runs `n` operations of the case, returns seconds
+ * @param b - runs `n` operations of the baseline, returns seconds
+ * @param n0 - a first guess of operations per run for both
+ * @param opts - options (`runs` pairs)
+ * @returns the runs of each, and each pair's ratio a/b of operations per second
+ */
+export async function measurePaired(
+  a: (n: number) => Promise<number>,
+  b: (n: number) => Promise<number>,
+  n0: number,
+  opts: BenchOptions,
+): Promise<{ a: Run[]; b: Run[]; ratios: number[] }> {
+  const size = async (run: (n: number) => Promise<number>) => {
+    let n = n0;
+    let s = await run(n);
+    while (s < opts.seconds / 4) {
+      n = Math.ceil(n * Math.min(8, Math.max(2, opts.seconds / 3 / Math.max(s, 1e-6))));
+      s = await run(n);
+    }
+    return Math.max(1, Math.round((n * opts.seconds) / s));
+  };
+  const na = await size(a);
+  const nb = await size(b);
+  const out = { a: [] as Run[], b: [] as Run[], ratios: [] as number[] };
+  for (let r = 0; r < opts.runs; r++) {
+    const ra = { n: na, seconds: await a(na) };
+    const rb = { n: nb, seconds: await b(nb) };
+    out.a.push(ra);
+    out.b.push(rb);
+    out.ratios.push(ra.n / ra.seconds / (rb.n / rb.seconds));
+  }
+  return out;
+}
+
+/**
+ * The median of numbers.
+ *
+ * @param xs - numbers (not empty)
+ * @returns the middle one after sorting (the upper middle for an even count)
+ */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/**
  * Median packets/s and MB/s of runs.
  *
  * @param name - case name
@@ -73,9 +125,8 @@ export async function measure(
  * @returns the result line
  */
 export function summarize(name: string, runs: Run[], payloadBytes: number): Result {
-  const rates = runs.map((r) => r.n / r.seconds).sort((a, b) => a - b);
-  const median = rates[Math.floor(rates.length / 2)] ?? 0;
-  return { case: name, packetsPerSec: median, mbPerSec: (median * payloadBytes) / 1e6 };
+  const rate = median(runs.map((r) => r.n / r.seconds));
+  return { case: name, packetsPerSec: rate, mbPerSec: (rate * payloadBytes) / 1e6 };
 }
 
 /**

@@ -20,11 +20,14 @@ import { ControlPage } from '../src/ring/control-page.js';
 import {
   type BenchOptions,
   measure,
+  measurePaired,
+  median,
   nowNs,
   type Result,
   summarize,
   WorkerPair,
 } from './harness.js';
+import { oneWayWorkers } from './ring-bench.js';
 
 const SIZE = 64;
 const WINDOW = Number(process.env.VMBUS_BENCH_WINDOW ?? 32);
@@ -129,34 +132,48 @@ async function ringRoundTrip(opts: BenchOptions): Promise<Result> {
   }
 }
 
+/**
+ * The cross-worker round trip, in runs that alternate with runs of the
+ * ring-only one-way case (ring/workers/64B) so that the ratio compares the
+ * two under the same host conditions (measurePaired).
+ */
 async function workers(opts: BenchOptions): Promise<Result> {
   // Host and VSP in one worker, the VSC in another: both poll before sleeping.
   const worker = new Worker(new URL('./kmcl-vsp.js', import.meta.url), {
     workerData: { type: TYPE, window: WINDOW, size: SIZE, spin: 10_000 },
   });
-  await new Promise((r) => worker.once('message', r));
-  // Warm-up: the first few million round trips run while V8 is still
-  // compiling and re-optimising both sides' paths (steady state only after
-  // about 2-4 million, measured).
-  for (let i = 0; i < Number(process.env.VMBUS_BENCH_WARMUP ?? 8); i++) {
-    const warm = new Promise((r) => worker.once('message', r));
-    worker.postMessage({ n: 500_000 });
-    await warm;
-  }
-  const runs = await measure(
-    async (n) => {
+  const ring = oneWayWorkers('ring', SIZE);
+  try {
+    await new Promise((r) => worker.once('message', r));
+    const roundTrips = async (n: number) => {
       const reply = new Promise<{ t0: number; t1: number }>((resolve) =>
         worker.once('message', resolve),
       );
       worker.postMessage({ n });
       const { t0, t1 } = await reply;
       return (t1 - t0) / 1e9;
-    },
-    10_000,
-    opts,
-  );
-  await worker.terminate();
-  return summarize('kmcl/round-trip/workers/64B', runs, SIZE);
+    };
+    // Warm-up: the first few million round trips run while V8 is still
+    // compiling and re-optimising both sides' paths (steady state only after
+    // about 2-4 million, measured).
+    for (let i = 0; i < Number(process.env.VMBUS_BENCH_WARMUP ?? 8); i++) await roundTrips(500_000);
+    await ring.run(2_000_000);
+    const paired = await measurePaired(roundTrips, (n) => ring.run(n), 200_000, opts);
+    const r = summarize('kmcl/round-trip/workers/64B', paired.a, SIZE);
+    const lo = Math.min(...paired.ratios);
+    const hi = Math.max(...paired.ratios);
+    return {
+      ...r,
+      baseline: 'ring/workers/64B (alternating runs)',
+      ratio: median(paired.ratios),
+      ringPacketsPerSec: summarize('ring/workers/64B', paired.b, SIZE).packetsPerSec,
+      pairRatios: paired.ratios,
+      note: `ring-only ${Math.round(summarize('', paired.b, SIZE).packetsPerSec).toLocaleString('en-US')}/s; run pairs ${lo.toFixed(2)}x-${hi.toFixed(2)}x`,
+    };
+  } finally {
+    await worker.terminate();
+    await ring.close();
+  }
 }
 
 /**
@@ -165,22 +182,13 @@ async function workers(opts: BenchOptions): Promise<Result> {
  * @param want - filter
  * @param opts - options
  * @param report - receives each result
- * @param ringOnly - the ring-only cross-worker 64 B result of this run
  */
 export async function runKmclBench(
   want: (name: string) => boolean,
   opts: BenchOptions,
   report: (r: Result) => void,
-  ringOnly?: Result,
 ): Promise<void> {
   if (want('kmcl/round-trip/same-thread/64B')) report(await sameThread(opts));
   if (want('ring/round-trip/workers/64B')) report(await ringRoundTrip(opts));
-  if (want('kmcl/round-trip/workers/64B')) {
-    const r = await workers(opts);
-    if (ringOnly) {
-      r.baseline = ringOnly.case;
-      r.ratio = r.packetsPerSec / ringOnly.packetsPerSec;
-    }
-    report(r);
-  }
+  if (want('kmcl/round-trip/workers/64B')) report(await workers(opts));
 }

@@ -113,14 +113,26 @@ export async function allocationPerPacket(
   return { heapBytesPerPacket: Math.max(0, after - before) / n, gcPerPacket: collections / n };
 }
 
-async function workers(impl: 'ring' | 'naive', size: number, n0: number, opts: BenchOptions) {
+/**
+ * The two workers of a cross-worker one-way case: a writer and a reader of
+ * one ring (this library's, or the naive one), `size`-byte payloads.
+ *
+ * @param impl - which ring
+ * @param size - payload bytes
+ * @returns the pair, idle until run
+ */
+export function oneWayWorkers(impl: 'ring' | 'naive', size: number): WorkerPair {
   const ring = impl === 'ring' ? freshRing() : new SharedArrayBuffer(4096 + RING_BYTES);
   const bells = new SharedArrayBuffer(8);
   const common = { impl, ring, bells, size, batch: BATCH, spin: SPIN };
-  const pair = new WorkerPair(new URL('./ring-worker.js', import.meta.url), [
+  return new WorkerPair(new URL('./ring-worker.js', import.meta.url), [
     { ...common, role: 'reader' },
     { ...common, role: 'writer' },
   ]);
+}
+
+async function workers(impl: 'ring' | 'naive', size: number, n0: number, opts: BenchOptions) {
+  const pair = oneWayWorkers(impl, size);
   try {
     return await measure((n) => pair.run(n), n0, opts);
   } finally {

@@ -69,6 +69,7 @@ const report = (r: Result) => {
       `heap ${(r.heapBytesPerPacket as number).toFixed(3)} B/packet, ${(r.gcPerPacket as number).toExponential(1)} GC/packet`,
     );
   }
+  if (typeof r.note === 'string') notes.push(r.note);
   if (r.interruptsPerPacket !== undefined)
     notes.push(`${(r.interruptsPerPacket as number).toFixed(4)} interrupts/packet`);
   process.stdout.write(
@@ -80,15 +81,13 @@ const stealBefore = stealTicks();
 await runRingBench(want, opts, report);
 // The interrupt-path case is compared with the ring-only figure of this run.
 if (
-  (want('bus/channel/workers/64B') ||
-    want('kmcl/round-trip/workers/64B') ||
-    want('net/guest-to-guest/64B')) &&
+  (want('bus/channel/workers/64B') || want('net/guest-to-guest/64B')) &&
   ringWorkers64 === undefined
 ) {
   await runRingBench((n) => n === 'ring/workers/64B', opts, report);
 }
 await runBusBench(want, opts, report, ringWorkers64);
-await runKmclBench(want, opts, report, ringWorkers64);
+await runKmclBench(want, opts, report);
 await runNetBench(want, opts, report, ringWorkers64);
 await runStorageBench(want, opts, report);
 const stealAfter = stealTicks();
