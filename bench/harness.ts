@@ -182,17 +182,21 @@ export class WorkerPair {
       (w) =>
         new Promise<{ t0: number; t1: number; bad?: number }>((resolve, reject) => {
           const timer = setTimeout(
-            () => reject(new Error('benchmark run timed out after 120 s')),
+            () => fail(new Error('benchmark run timed out after 120 s')),
             120_000,
           );
-          w.once('message', (m) => {
+          const done = (m: { t0: number; t1: number; bad?: number }) => {
             clearTimeout(timer);
+            w.off('error', fail);
             resolve(m);
-          });
-          w.once('error', (e) => {
+          };
+          const fail = (e: Error) => {
             clearTimeout(timer);
+            w.off('message', done);
             reject(e);
-          });
+          };
+          w.once('message', done);
+          w.once('error', fail);
         }),
     );
     for (const w of this.workers) w.postMessage({ n });
