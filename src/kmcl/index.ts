@@ -12,6 +12,7 @@ export { KmclError } from './kmcl-error.js';
 export * from './kmcl-facade.js';
 export { type IncomingState, KmclIncoming } from './kmcl-incoming.js';
 export {
+  type DriverCompletionRoutine,
   type ExternalData,
   KmclPacket,
   PACKET_HEADER_SIZE,

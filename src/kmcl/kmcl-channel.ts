@@ -1214,34 +1214,20 @@ export class KmclChannel {
     external: ExternalData | null,
     flags: number,
   ): void {
-    if (packet.channel !== this || packet.freed)
-      throw new KmclError(NTSTATUS.STATUS_INVALID_PARAMETER_1, 'Not a live packet of this channel');
-    if (packet.completionRoutine === null) {
-      throw new KmclError(
-        NTSTATUS.STATUS_INVALID_PARAMETER_1,
-        'The packet has no completion routine: call VmbPacketSetCompletionRoutine first',
-      );
-    }
-    if (packet.inFlight)
-      throw new KmclError(NTSTATUS.STATUS_INVALID_DEVICE_STATE, 'The packet is still in flight');
-    if (this.cleanedUp)
-      throw new KmclError(NTSTATUS.STATUS_INVALID_DEVICE_STATE, 'The channel was cleaned up');
-    if ((flags & ~VMBUS_CHANNEL_FORMAT_FLAGS) !== 0)
-      throw new KmclError(
-        NTSTATUS.STATUS_INVALID_PARAMETER_5,
-        `Unknown send flags 0x${flags.toString(16)}`,
-      );
+    // One test for the per-packet path; the reason is found only for a refusal.
     if (
+      packet.channel !== this ||
+      packet.freed ||
+      packet.completionRoutine === null ||
+      packet.inFlight ||
+      this.cleanedUp ||
+      (flags & ~VMBUS_CHANNEL_FORMAT_FLAGS) !== 0 ||
       !Number.isInteger(length) ||
       length < 0 ||
       length > buffer.length ||
       length > this.maximumPacketSize
-    ) {
-      throw new KmclError(
-        NTSTATUS.STATUS_INVALID_PARAMETER_3,
-        `Buffer length ${length} exceeds the buffer or the maximum packet size ${this.maximumPacketSize}`,
-      );
-    }
+    )
+      throw this.sendRefusal(packet, buffer, length, flags);
     if (external !== null) this.checkExternal(external);
     packet.external = external;
     packet.sendFlags = flags;
@@ -1254,6 +1240,38 @@ export class KmclChannel {
     packet.state = PACKET_STATE.QUEUED;
     this.sendQueue.push(packet);
     if (this.started) this.waitForRingSpace();
+  }
+
+  /** Why `send` refuses a packet (kept off the per-packet path). */
+  private sendRefusal(
+    packet: KmclPacket,
+    buffer: Uint8Array,
+    length: number,
+    flags: number,
+  ): KmclError {
+    if (packet.channel !== this || packet.freed)
+      return new KmclError(
+        NTSTATUS.STATUS_INVALID_PARAMETER_1,
+        'Not a live packet of this channel',
+      );
+    if (packet.completionRoutine === null)
+      return new KmclError(
+        NTSTATUS.STATUS_INVALID_PARAMETER_1,
+        'The packet has no completion routine: call VmbPacketSetCompletionRoutine first',
+      );
+    if (packet.inFlight)
+      return new KmclError(NTSTATUS.STATUS_INVALID_DEVICE_STATE, 'The packet is still in flight');
+    if (this.cleanedUp)
+      return new KmclError(NTSTATUS.STATUS_INVALID_DEVICE_STATE, 'The channel was cleaned up');
+    if ((flags & ~VMBUS_CHANNEL_FORMAT_FLAGS) !== 0)
+      return new KmclError(
+        NTSTATUS.STATUS_INVALID_PARAMETER_5,
+        `Unknown send flags 0x${flags.toString(16)}`,
+      );
+    return new KmclError(
+      NTSTATUS.STATUS_INVALID_PARAMETER_3,
+      `Buffer length ${length} exceeds the buffer of ${buffer.length} bytes or the maximum packet size ${this.maximumPacketSize}`,
+    );
   }
 
   private checkExternal(external: ExternalData): void {
@@ -1410,26 +1428,42 @@ export class KmclChannel {
     return this.extScratch.subarray(0, size);
   }
 
-  /** Tries to put one packet on the ring; completes or parks it. */
+  /**
+   * Tries to put one packet on the ring; completes it (without
+   * WAIT_FOR_COMPLETION) or leaves it awaiting its completion. A packet
+   * holds a transaction slot exactly when it waits for a completion (send).
+   */
   private writePacket(packet: KmclPacket, payload: Uint8Array): boolean {
     const pipe = this.pipe;
     if (!pipe) return false;
-    const waits = packet.slot !== 0;
-    const ext = packet.external ? this.externalHeader(packet.external) : undefined;
-    const type = !ext
-      ? PACKET_TYPE_IN_BAND
-      : packet.external?.kind === 'transfer-pages'
-        ? PACKET_TYPE_TRANSFER_PAGES
-        : PACKET_TYPE_GPA_DIRECT;
-    const flags = waits ? PACKET_FLAG_COMPLETION_REQUESTED : 0;
-    if (!this.emit(pipe, type, flags, packet.slot, packet.generation, payload, ext ?? EMPTY))
-      return false;
+    const slot = packet.slot;
+    const external = packet.external;
+    const written =
+      external === null
+        ? this.emit(
+            pipe,
+            PACKET_TYPE_IN_BAND,
+            slot !== 0 ? PACKET_FLAG_COMPLETION_REQUESTED : 0,
+            slot,
+            packet.generation,
+            payload,
+            EMPTY,
+          )
+        : this.emit(
+            pipe,
+            external.kind === 'transfer-pages'
+              ? PACKET_TYPE_TRANSFER_PAGES
+              : PACKET_TYPE_GPA_DIRECT,
+            PACKET_FLAG_COMPLETION_REQUESTED,
+            slot,
+            packet.generation,
+            payload,
+            this.externalHeader(external),
+          );
+    if (!written) return false;
     this.stats.packetsSent++;
-    if ((packet.sendFlags & VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION) !== 0 || ext) {
-      packet.state = PACKET_STATE.AWAITING_COMPLETION;
-    } else {
-      this.finishPacket(packet, NTSTATUS.STATUS_SUCCESS, 0);
-    }
+    if (slot !== 0) packet.state = PACKET_STATE.AWAITING_COMPLETION;
+    else this.finishPacket(packet, NTSTATUS.STATUS_SUCCESS, 0);
     return true;
   }
 

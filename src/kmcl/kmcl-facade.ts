@@ -40,7 +40,7 @@ import {
 } from './kmcl-constants.js';
 import { KmclError } from './kmcl-error.js';
 import type { KmclIncoming } from './kmcl-incoming.js';
-import { type ExternalData, KmclPacket } from './kmcl-packet.js';
+import { type DriverCompletionRoutine, type ExternalData, KmclPacket } from './kmcl-packet.js';
 
 /**
  * `VMBCHANNEL`.
@@ -977,14 +977,22 @@ export function VmbPacketSetCompletionRoutine(
 ): void {
   const packet = packetOf(PacketObject);
   if (!packet) return;
-  packet.completionRoutine = (p, s, b, n) => {
-    const handle = p.handle as VMBPACKET;
-    if (handle !== p) {
-      lastHandle = handle;
-      lastPacket = p;
-    }
-    CompletionRoutine(handle, s, b, n);
-  };
+  packet.driverRoutine = CompletionRoutine as DriverCompletionRoutine;
+  packet.completionRoutine = callDriverRoutine;
+}
+
+/**
+ * The completion routine of every packet whose routine was set through
+ * VmbPacketSetCompletionRoutine: one function for all of them (no closure
+ * per packet), calling the driver's routine with the packet's handle.
+ */
+function callDriverRoutine(packet: KmclPacket, status: number, buffer: Uint8Array, length: number) {
+  const handle = packet.handle;
+  if (handle !== packet) {
+    lastHandle = handle;
+    lastPacket = packet;
+  }
+  packet.driverRoutine!(handle, status, buffer, length);
 }
 /**
  * VmbPacketSetPointer: Stores a value of the driver's with a packet object.

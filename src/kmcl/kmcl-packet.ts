@@ -79,6 +79,29 @@ export type PacketCompletionRoutine = (
 ) => void;
 
 /**
+ * A completion routine that receives the packet's handle (the memory given
+ * to VmbPacketInitialize, or the packet itself) instead of the packet
+ * object: the facade's `EVT_VMB_PACKET_COMPLETION_ROUTINE`.
+ *
+ * @example
+ * ```ts
+ * import { createKmclPair, type DriverCompletionRoutine, VmbPacketSetCompletionRoutine } from 'vmbus-kmcl';
+ * const { client, dispose } = await createKmclPair();
+ * const routine: DriverCompletionRoutine = (handle, status) => console.log(status);
+ * const packet = client.allocatePacket();
+ * VmbPacketSetCompletionRoutine(packet, routine);
+ * console.log(packet.driverRoutine === routine); // true
+ * await dispose();
+ * ```
+ */
+export type DriverCompletionRoutine = (
+  handle: object,
+  status: number,
+  buffer: Uint8Array,
+  bufferLength: number,
+) => void;
+
+/**
  * External data of a send: an MDL chain, or PFNs.
  *
  * @example
@@ -154,6 +177,8 @@ export class KmclPacket {
   handle: object = this;
   /** The completion routine; null on a freshly initialised caller-memory packet. */
   completionRoutine: PacketCompletionRoutine | null = null;
+  /** The driver's routine set through the facade (called by `completionRoutine` with the handle). */
+  driverRoutine: DriverCompletionRoutine | null = null;
   /** The external data of the current send, if any. */
   external: ExternalData | null = null;
   /** The inline payload of a send that had to be queued (a view of the copy area). */

@@ -35,6 +35,7 @@
 import {
   checkDescriptor,
   DESCRIPTOR_SIZE,
+  type DescriptorViolation,
   describeDescriptorViolation,
   PACKET_TYPE_GPA_DIRECT,
   PACKET_TYPE_TRANSFER_PAGES,
@@ -164,12 +165,7 @@ export class IncomingRing {
       if (w === head) return null;
     }
     const avail = w > head ? w - head : w - head + size;
-    if (avail < MIN_PACKET_BYTES) {
-      return this.fail(
-        'VMBUS_RING_SHORT_DATA',
-        `Only ${avail} bytes are available, fewer than a descriptor and trailer (24)`,
-      );
-    }
+    if (avail < MIN_PACKET_BYTES) return this.failShort(avail);
     const mem = this.memory;
     const words = mem.words;
     // One snapshot of the descriptor; its first u64 never wraps.
@@ -180,46 +176,17 @@ export class IncomingRing {
     const len8 = w1 & 0xffff;
     const flags = w1 >>> 16;
     const violation = checkDescriptor(type, flags, offset8, len8);
-    if (violation !== null) {
-      return this.fail(
-        violation,
-        describeDescriptorViolation(violation, type, flags, offset8, len8),
-      );
-    }
     const length = len8 * 8;
-    if (length > avail) {
-      return this.fail(
-        'VMBUS_RING_PACKET_PAST_WRITE_INDEX',
-        `Packet of len8 ${len8} (${length} bytes) extends past the write index: ${avail} bytes are available`,
-      );
-    }
-    if (length + TRAILER_SIZE > avail) {
-      return this.fail(
-        'VMBUS_RING_TRAILER_PAST_WRITE_INDEX',
-        `Trailer of the packet of ${length} bytes lies past the write index: ${avail} bytes are available`,
-      );
-    }
+    if (violation !== null || length + TRAILER_SIZE > avail)
+      return this.failDescriptor(violation, type, flags, offset8, len8, avail);
     let t = head + 8;
     if (t === size) t = 0;
     const packet = this.packet;
     packet.transactionIdLow = words[t >>> 2]!;
     packet.transactionIdHigh = words[(t >>> 2) + 1]!;
     packet.ranges.count = 0;
-    if (type === PACKET_TYPE_GPA_DIRECT || type === PACKET_TYPE_TRANSFER_PAGES) {
-      const extLength = offset8 * 8 - DESCRIPTOR_SIZE;
-      const extWords = this.privateHeader(extLength);
-      mem.copyOut(mem.advance(head, DESCRIPTOR_SIZE), extLength, this.ext, 0);
-      const ranges = packet.ranges;
-      const bad =
-        type === PACKET_TYPE_GPA_DIRECT
-          ? ranges.parseGpaDirect(extWords, extLength)
-          : ranges.parseTransferPages(extWords, extLength);
-      if (bad !== null) {
-        const kind = type === PACKET_TYPE_GPA_DIRECT ? 'gpa-direct' : 'transfer-page';
-        ranges.count = 0;
-        return this.fail(bad, ranges.describe(bad, kind, extLength));
-      }
-    }
+    if (type === PACKET_TYPE_GPA_DIRECT || type === PACKET_TYPE_TRANSFER_PAGES)
+      this.readRanges(type, head, offset8 * 8 - DESCRIPTOR_SIZE);
     packet.offset = head;
     packet.type = type;
     packet.flags = flags;
@@ -266,8 +233,10 @@ export class IncomingRing {
    * @throws RingCorruptError when the mask was set by someone else
    */
   maskInterrupts(): void {
+    // Already masked by this reader (a parked reader keeps it set): no store.
+    if (this.masked) return;
     const control = this.memory.control;
-    if (!this.masked && control.interruptMask !== 0) {
+    if (control.interruptMask !== 0) {
       this.fail(
         'VMBUS_RING_MASK_CHANGED',
         'The interrupt mask was set by someone other than the reader',
@@ -327,6 +296,56 @@ export class IncomingRing {
       this.extWords = new Uint32Array(this.ext.buffer);
     }
     return this.extWords;
+  }
+
+  /** Parses the extension header of a GPA-direct or transfer-page packet into the packet's ranges. */
+  private readRanges(type: number, head: number, extLength: number): void {
+    const mem = this.memory;
+    const extWords = this.privateHeader(extLength);
+    mem.copyOut(mem.advance(head, DESCRIPTOR_SIZE), extLength, this.ext, 0);
+    const ranges = this.packet.ranges;
+    const bad =
+      type === PACKET_TYPE_GPA_DIRECT
+        ? ranges.parseGpaDirect(extWords, extLength)
+        : ranges.parseTransferPages(extWords, extLength);
+    if (bad !== null) {
+      const kind = type === PACKET_TYPE_GPA_DIRECT ? 'gpa-direct' : 'transfer-page';
+      ranges.count = 0;
+      this.fail(bad, ranges.describe(bad, kind, extLength));
+    }
+  }
+
+  private failShort(avail: number): never {
+    return this.fail(
+      'VMBUS_RING_SHORT_DATA',
+      `Only ${avail} bytes are available, fewer than a descriptor and trailer (24)`,
+    );
+  }
+
+  /** A descriptor that breaks a rule, or a packet or trailer past the write index. */
+  private failDescriptor(
+    violation: DescriptorViolation | null,
+    type: number,
+    flags: number,
+    offset8: number,
+    len8: number,
+    avail: number,
+  ): never {
+    if (violation !== null)
+      return this.fail(
+        violation,
+        describeDescriptorViolation(violation, type, flags, offset8, len8),
+      );
+    const length = len8 * 8;
+    if (length > avail)
+      return this.fail(
+        'VMBUS_RING_PACKET_PAST_WRITE_INDEX',
+        `Packet of len8 ${len8} (${length} bytes) extends past the write index: ${avail} bytes are available`,
+      );
+    return this.fail(
+      'VMBUS_RING_TRAILER_PAST_WRITE_INDEX',
+      `Trailer of the packet of ${length} bytes lies past the write index: ${avail} bytes are available`,
+    );
   }
 
   private fail(code: RingErrorCode, reason: string): never {

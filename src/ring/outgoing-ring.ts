@@ -193,29 +193,18 @@ export class OutgoingRing {
     const body = DESCRIPTOR_SIZE + extLength + payload.length;
     const length = (body + 7) & ~7;
     const total = length + TRAILER_SIZE;
-    if ((extLength & 7) !== 0) {
-      throw new RangeError(`Extension header of ${extLength} bytes is not a multiple of 8`);
-    }
-    if (length > this.maxPacketLength) {
-      throw new RangeError(
-        `Packet of ${length} bytes can never fit a ring whose largest packet is ${this.maxPacketLength} bytes`,
-      );
-    }
-    if ((type & 0xffff) !== type || (flags & 0xffff) !== flags) {
-      throw new RangeError(`Packet type ${type} or flags ${flags} does not fit in a u16`);
-    }
+    if (
+      (extLength & 7) !== 0 ||
+      length > this.maxPacketLength ||
+      (type & 0xffff) !== type ||
+      (flags & 0xffff) !== flags
+    )
+      throw this.refusal(type, flags, extLength, length);
     const lo = idLow >>> 0;
     const hi = idHigh >>> 0;
     const size = this.dataSize;
     const w = this.tail;
-    if (!this.hasRoom(w, total)) {
-      this.readCache = this.validRead(this.memory.control.readIndex);
-      if (!this.hasRoom(w, total)) {
-        this.bytesNeeded = total;
-        this.fullCount++;
-        return false;
-      }
-    }
+    if (!this.hasRoom(w, total) && this.isFull(w, total)) return false;
 
     const mem = this.memory;
     const words = mem.words;
@@ -248,6 +237,29 @@ export class OutgoingRing {
     const used = d < 0 ? d + size : d;
     if (used > this.highWater) this.highWater = used;
     return true;
+  }
+
+  /**
+   * The cached read index shows no room: reloads it (validated) and tells
+   * whether the ring is still too full, setting `bytesNeeded` if so.
+   */
+  private isFull(w: number, total: number): boolean {
+    this.readCache = this.validRead(this.memory.control.readIndex);
+    if (this.hasRoom(w, total)) return false;
+    this.bytesNeeded = total;
+    this.fullCount++;
+    return true;
+  }
+
+  /** Why `writePacket` refuses a packet (kept off the per-packet path). */
+  private refusal(type: number, flags: number, extLength: number, length: number): RangeError {
+    if ((extLength & 7) !== 0)
+      return new RangeError(`Extension header of ${extLength} bytes is not a multiple of 8`);
+    if (length > this.maxPacketLength)
+      return new RangeError(
+        `Packet of ${length} bytes can never fit a ring whose largest packet is ${this.maxPacketLength} bytes`,
+      );
+    return new RangeError(`Packet type ${type} or flags ${flags} does not fit in a u16`);
   }
 
   /**
