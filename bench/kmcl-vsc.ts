@@ -47,17 +47,19 @@ let remaining = 0;
 let inFlight = 0;
 let finish: (() => void) | null = null;
 const packets: VMBPACKET[] = [];
+/** The pool's one completion routine, as a driver has (not a closure per packet): send again. */
+function completed(p: VMBPACKET): void {
+  inFlight--;
+  if (remaining > 0) {
+    remaining--;
+    inFlight++;
+    VmbPacketSend(p, payload, size, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
+  } else if (inFlight === 0) finish?.();
+}
 for (let i = 0; i < window; i++) {
   const packet = new Uint8Array(pool, i * packetSize, packetSize);
   VmbPacketInitialize(channel, packet, packetSize);
-  VmbPacketSetCompletionRoutine(packet, (p) => {
-    inFlight--;
-    if (remaining > 0) {
-      remaining--;
-      inFlight++;
-      VmbPacketSend(p, payload, size, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
-    } else if (inFlight === 0) finish?.();
-  });
+  VmbPacketSetCompletionRoutine(packet, completed);
   packets.push(packet);
 }
 port.on('message', async ({ n }: { n: number }) => {

@@ -1236,6 +1236,11 @@ export class KmclChannel {
     else packet.slot = 0;
     const payload = length === buffer.length ? buffer : buffer.subarray(0, length);
     if (this.started && this.sendQueue.length === 0 && this.writePacket(packet, payload)) return;
+    this.enqueue(packet, payload);
+  }
+
+  /** Queues a packet that cannot go on the ring now (decision 7), with a copy of its payload. */
+  private enqueue(packet: KmclPacket, payload: Uint8Array): void {
     packet.holdPayload(payload);
     packet.state = PACKET_STATE.QUEUED;
     this.sendQueue.push(packet);
@@ -1743,18 +1748,12 @@ export class KmclChannel {
    * @param length - bytes of `buffer` to send
    */
   completePacket(token: KmclIncoming, buffer: Uint8Array | null, length: number): void {
-    if (token.channel !== this || (token.state !== 'outstanding' && token.state !== 'delivering')) {
-      throw new KmclError(
-        NTSTATUS.STATUS_INVALID_DEVICE_STATE,
-        'The packet was already completed or is not outstanding',
-      );
-    }
-    if (length > 0 && (!buffer || length > buffer.length)) {
-      throw new KmclError(
-        NTSTATUS.STATUS_INVALID_PARAMETER_3,
-        `Completion length ${length} exceeds the buffer`,
-      );
-    }
+    if (
+      token.channel !== this ||
+      (token.state !== 'outstanding' && token.state !== 'delivering') ||
+      (length > 0 && (!buffer || length > buffer.length))
+    )
+      throw this.completionRefusal(token, length);
     token.state = 'completed';
     if (token.completionRequested && this.pipe?.isOpen) {
       const data =
@@ -1766,18 +1765,30 @@ export class KmclChannel {
       if (
         this.pendingCompletions.length === 0 &&
         this.emit(this.pipe, PACKET_TYPE_COMPLETION, 0, token.idLow, token.idHigh, data, EMPTY)
-      ) {
+      )
         this.stats.completionsSent++;
-      } else {
-        this.pendingCompletions.push({
-          idLow: token.idLow,
-          idHigh: token.idHigh,
-          data: data.slice(),
-        });
-        this.waitForRingSpace();
-      }
+      else this.holdCompletion(token, data);
     }
     this.release(token);
+  }
+
+  /** Keeps a completion the ring has no room for, to send in order when it has. */
+  private holdCompletion(token: KmclIncoming, data: Uint8Array): void {
+    this.pendingCompletions.push({ idLow: token.idLow, idHigh: token.idHigh, data: data.slice() });
+    this.waitForRingSpace();
+  }
+
+  /** Why `completePacket` refuses (kept off the per-packet path). */
+  private completionRefusal(token: KmclIncoming, length: number): KmclError {
+    if (token.channel !== this || (token.state !== 'outstanding' && token.state !== 'delivering'))
+      return new KmclError(
+        NTSTATUS.STATUS_INVALID_DEVICE_STATE,
+        'The packet was already completed or is not outstanding',
+      );
+    return new KmclError(
+      NTSTATUS.STATUS_INVALID_PARAMETER_3,
+      `Completion length ${length} exceeds the buffer`,
+    );
   }
 
   private release(token: KmclIncoming): void {
