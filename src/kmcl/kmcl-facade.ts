@@ -312,19 +312,19 @@ export type EVT_VMB_CHANNEL_RESTORE_PACKET = RestorePacketCallback;
 const initialized = new WeakMap<object, KmclPacket>();
 
 /**
- * The last caller-memory handle looked up, and its packet: a driver that
- * sends again from a packet's completion routine (the handle that routine
- * was given) finds its packet without a WeakMap lookup.
+ * The packet of the last caller-memory handle looked up or completed: a
+ * driver that sends again from a packet's completion routine (with the
+ * handle that routine was given) finds its packet without a WeakMap lookup.
+ * VmbPacketInitialize puts the newest packet of a memory here, so an older
+ * packet of the same memory is never found through it.
  */
-let lastHandle: object | null = null;
-let lastPacket: KmclPacket | undefined;
+let lastPacket: KmclPacket | null = null;
 
 function packetOf(handle: VMBPACKET): KmclPacket | undefined {
-  if (handle === lastHandle) return lastPacket;
+  if (lastPacket !== null && lastPacket.handle === handle) return lastPacket;
   if (handle instanceof KmclPacket) return handle;
   const packet = initialized.get(handle);
-  lastHandle = handle;
-  lastPacket = packet;
+  if (packet !== undefined) lastPacket = packet;
   return packet;
 }
 
@@ -925,7 +925,6 @@ export function VmbPacketInitialize(
     const packet = Channel.initializePacket(VmbPacket, ByteCount);
     packet.handle = VmbPacket;
     initialized.set(VmbPacket, packet);
-    lastHandle = VmbPacket;
     lastPacket = packet;
   });
 }
@@ -988,10 +987,7 @@ export function VmbPacketSetCompletionRoutine(
  */
 function callDriverRoutine(packet: KmclPacket, status: number, buffer: Uint8Array, length: number) {
   const handle = packet.handle;
-  if (handle !== packet) {
-    lastHandle = handle;
-    lastPacket = packet;
-  }
+  if (handle !== packet && lastPacket !== packet) lastPacket = packet;
   packet.driverRoutine!(handle, status, buffer, length);
 }
 /**
