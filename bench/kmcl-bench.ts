@@ -8,13 +8,6 @@
 
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION } from '../src/kmcl/kmcl-constants.js';
-import {
-  VmbChannelSizeofPacket,
-  VmbPacketInitialize,
-  VmbPacketSend,
-  VmbPacketSetCompletionRoutine,
-} from '../src/kmcl/kmcl-facade.js';
 import { createKmclPair } from '../src/kmcl/kmcl-pair.js';
 import { ControlPage } from '../src/ring/control-page.js';
 import {
@@ -27,6 +20,7 @@ import {
   summarize,
   WorkerPair,
 } from './harness.js';
+import { roundTripPool } from './kmcl-pool.js';
 import { oneWayWorkers } from './ring-bench.js';
 
 const SIZE = 64;
@@ -40,40 +34,10 @@ async function sameThread(opts: BenchOptions): Promise<Result> {
       c.initSetRingBufferPageCount(64, 64);
     },
   });
-  const client = pair.client;
-  const payload = new Uint8Array(SIZE);
-  const packetSize = VmbChannelSizeofPacket(client);
-  const pool = new SharedArrayBuffer(packetSize * WINDOW);
-  let remaining = 0;
-  let inFlight = 0;
-  let finish: (() => void) | null = null;
-  const packets: Uint8Array[] = [];
-  for (let i = 0; i < WINDOW; i++) {
-    const packet = new Uint8Array(pool, i * packetSize, packetSize);
-    VmbPacketInitialize(client, packet, packetSize);
-    VmbPacketSetCompletionRoutine(packet, (p) => {
-      inFlight--;
-      if (remaining > 0) {
-        remaining--;
-        inFlight++;
-        VmbPacketSend(p, payload, SIZE, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
-      } else if (inFlight === 0) finish?.();
-    });
-    packets.push(packet);
-  }
+  const roundTrips = roundTripPool(pair.client, WINDOW, SIZE);
   const run = async (n: number) => {
     const t0 = nowNs();
-    remaining = n;
-    const done = new Promise<void>((r) => {
-      finish = r;
-    });
-    for (const p of packets) {
-      if (remaining === 0) break;
-      remaining--;
-      inFlight++;
-      VmbPacketSend(p, payload, SIZE, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
-    }
-    await done;
+    await roundTrips(n);
     return (nowNs() - t0) / 1e9;
   };
   const runs = await measure(run, 10_000, opts);

@@ -6,16 +6,9 @@
 
 import { parentPort } from 'node:worker_threads';
 import { KmclChannel } from '../src/kmcl/kmcl-channel.js';
-import { VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION } from '../src/kmcl/kmcl-constants.js';
-import {
-  type VMBPACKET,
-  VmbChannelSizeofPacket,
-  VmbPacketInitialize,
-  VmbPacketSend,
-  VmbPacketSetCompletionRoutine,
-} from '../src/kmcl/kmcl-facade.js';
 import { guestFromWorkerData } from '../src/node/guest-worker.js';
 import { nowNs } from './harness.js';
+import { roundTripPool } from './kmcl-pool.js';
 
 const port = parentPort!;
 const { data } = (await import('node:worker_threads')).workerData as { data: { spin?: number } };
@@ -40,41 +33,10 @@ channel.initSetStateChangeCallbacks({
 channel.enable();
 await ready;
 
-const payload = new Uint8Array(size);
-const packetSize = VmbChannelSizeofPacket(channel);
-const pool = new SharedArrayBuffer(packetSize * window);
-let remaining = 0;
-let inFlight = 0;
-let finish: (() => void) | null = null;
-const packets: VMBPACKET[] = [];
-/** The pool's one completion routine, as a driver has (not a closure per packet): send again. */
-function completed(p: VMBPACKET): void {
-  inFlight--;
-  if (remaining > 0) {
-    remaining--;
-    inFlight++;
-    VmbPacketSend(p, payload, size, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
-  } else if (inFlight === 0) finish?.();
-}
-for (let i = 0; i < window; i++) {
-  const packet = new Uint8Array(pool, i * packetSize, packetSize);
-  VmbPacketInitialize(channel, packet, packetSize);
-  VmbPacketSetCompletionRoutine(packet, completed);
-  packets.push(packet);
-}
+const roundTrips = roundTripPool(channel, window, size);
 port.on('message', async ({ n }: { n: number }) => {
   const t0 = nowNs();
-  remaining = n;
-  const done = new Promise<void>((r) => {
-    finish = r;
-  });
-  for (const p of packets) {
-    if (remaining === 0) break;
-    remaining--;
-    inFlight++;
-    VmbPacketSend(p, payload, size, null, VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
-  }
-  await done;
+  await roundTrips(n);
   port.postMessage({ t0, t1: nowNs(), wakeups: pump.wakeups, spinHits: pump.spinHits });
   if (process.env.VMBUS_BENCH_TRACE) console.error('vsc pipe', channel.pipeStats);
   if (process.env.VMBUS_BENCH_TRACE)
