@@ -11,11 +11,10 @@
  * what drawing costs is the difference).
  */
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
+import { startUi } from '../test/ui-server.js';
 import { machine } from './harness.js';
 
 const { values } = parseArgs({
@@ -35,17 +34,7 @@ if (!existsSync(executablePath)) {
   process.exit(2);
 }
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const server = spawn(process.execPath, [cli, 'ui', '--port', '0', '--fps', String(fps)]);
-const url = await new Promise<string>((resolve, reject) => {
-  let out = '';
-  server.stdout.on('data', (d) => {
-    out += d;
-    const m = /http:\/\/[\d.]+:\d+\//.exec(out);
-    if (m) resolve(m[0]);
-  });
-  server.once('exit', (code) => reject(new Error(`vmbus ui exited with ${code}`)));
-});
+const { url, child: server } = await startUi('--fps', String(fps));
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,23 +1,12 @@
 // Regenerates docs/ui.png: starts `vmbus ui` on a free port, opens the page
 // in headless Chromium (CHROMIUM_PATH or /usr/bin/chromium), lets the live
 // bus run for two seconds, and saves a screenshot. Run: npm run screenshot
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startUi } from '../dist/test/ui-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const child = spawn(process.execPath, [`${root}dist/src/cli/main.js`, 'ui', '--port', '0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const url = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-    const m = /http:\/\/[\d.]+:\d+\//.exec(out);
-    if (m) resolve(m[0]);
-  });
-  child.once('exit', (code) => reject(new Error(`vmbus ui exited with ${code}`)));
-});
+const { url, child } = await startUi();
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--no-sandbox'],
