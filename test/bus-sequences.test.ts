@@ -131,6 +131,45 @@ describe('GPADLs', () => {
 });
 
 describe('open and close', () => {
+  it('a guest whose reader finds the host ring damaged closes the channel on the bus', async () => {
+    const bus = createLocalBus({ log: quiet });
+    let host: HostChannel | undefined;
+    let closed = '';
+    bus.host.offer(bus.partition, {
+      interfaceType: TYPE,
+      interfaceInstance: instance(1),
+      onOpened: (c) => {
+        host = c;
+      },
+      onClosed: (reason) => {
+        closed = reason;
+      },
+    });
+    await bus.guest.connect();
+    const [offer] = await bus.guest.requestOffers();
+    const channel = await bus.guest.open(offer!);
+    assert.ok(host);
+    assert.equal(bus.partition.gpadlCount, 1);
+    let guestSaw = '';
+    channel.pipe.onClose = (reason) => {
+      guestSaw = reason;
+    };
+    channel.pipe.onPacket = () => {};
+    // The host → guest write index past the end of the ring, then an interrupt.
+    host.pipe.outgoing.memory.control.writeIndex = host.pipe.outgoing.memory.dataSize + 8;
+    host.pipe.notifyPeer();
+    await until(() => guestSaw === 'corrupt', 'the guest to find the damage');
+    await until(() => offer!.state === 'offered', 'the guest to close the channel');
+    await until(() => closed === 'closed', 'the host to see it closed');
+    assert.equal(host.pipe.isOpen, false);
+    assert.equal(bus.partition.gpadlCount, 0, 'the ring GPADL is gone');
+    assert.equal(bus.guest.pages.allocatedPages, 0, 'the ring pages are free');
+    // The offer can be opened again.
+    const again = await bus.guest.open(offer!);
+    await again.close();
+    bus.dispose();
+  });
+
   it('lays the rings out as spec §1.1 says and carries packets both ways', async () => {
     const bus = createLocalBus({ log: quiet });
     let host: HostChannel | undefined;

@@ -168,6 +168,12 @@ export class ChannelPipe {
   onPacket: ((packet: IncomingPacket) => void) | null = null;
   /** Called once when the pipe closes. */
   onClose: ((reason: PipeCloseReason, error?: Error) => void) | null = null;
+  /**
+   * Called once, after {@link ChannelPipe.onClose}, when the pipe closes
+   * because a ring was found damaged: for the bus endpoint that owns the
+   * channel (a guest closes it on the bus).
+   */
+  onDamaged: (() => void) | null = null;
 
   /** Whether the pipe is parked in its endpoint's {@link PipePoller}. */
   parked = false;
@@ -456,5 +462,6 @@ export class ChannelPipe {
     this.spaceWaiters = [];
     for (const w of waiters) w.reject(new ChannelClosedError(this.relid, reason));
     this.onClose?.(reason, error);
+    if (reason === 'corrupt') this.onDamaged?.();
   }
 }

@@ -536,6 +536,12 @@ export class VmbusGuest {
     const channel = new GuestChannel(this, offer, pipe, pfns, gpadl);
     offer.channel = channel;
     offer.state = 'open';
+    // A reader that finds the host's ring damaged closes the pipe; the bus
+    // then closes the channel too (CLOSECHANNEL, the ring GPADL torn down),
+    // so the host sees it closed and nothing leaks, whoever reads the pipe.
+    pipe.onDamaged = () => {
+      this.close(channel).catch(() => undefined);
+    };
     return channel;
   }
 

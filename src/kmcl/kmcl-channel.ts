@@ -997,15 +997,10 @@ export class KmclChannel {
   private async peerClosed(reason: PipeCloseReason): Promise<void> {
     if (this.lifecycle !== 'opened') return;
     this.history.push(`peer closed (${reason})`);
-    // A client whose ring was found damaged closes the channel on the bus
-    // too (CLOSECHANNEL, the ring GPADL torn down), so the host sees it
-    // closed and nothing leaks: a defined state on both sides.
-    const damaged = !this.isServer && reason === 'corrupt' ? this.guestChannel : null;
+    // A client whose ring was found damaged: the guest bus closes the
+    // channel on the bus too (CLOSECHANNEL, the ring GPADL torn down), so
+    // the host sees it closed and nothing leaks (VmbusGuest).
     await this.closeSequence(this.isServer && reason === 'closed' ? 'closed' : 'disabled');
-    if (damaged) {
-      await damaged.close().catch(() => undefined);
-      this.history.push('closed the damaged channel');
-    }
   }
 
   private async closeSequence(end: KmclState): Promise<void> {
