@@ -7,6 +7,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { NetVsc } from 'vmbus-kmcl';
 import { guestFromWorkerData } from 'vmbus-kmcl/node';
+import {
+  arpOperation,
+  ETHER_TYPE_ARP,
+  fillArpReply,
+  fillArpRequest,
+} from '../src/demo/demo-net.js';
 
 const port = parentPort!;
 const { data } = workerData as { data: { seed: number; peerSeed: number; versions?: number[] } };
@@ -22,7 +28,6 @@ export function sizeOf(seed: number, seq: number): number {
   return 60 + (((x ^ (x >>> 16)) >>> 0) % (1514 - 60 + 1));
 }
 
-const ETHER_ARP = 0x0806;
 const ETHER_TEST = 0x88b5;
 let peer: Uint8Array | null = null;
 let arpReplied: (() => void) | null = null;
@@ -38,17 +43,11 @@ const nic = new NetVsc(guest, {
   receiveBufferBytes: 1 << 20,
   onFrame: (f) => {
     const type = (f[12]! << 8) | f[13]!;
-    if (type === ETHER_ARP) {
-      const op = f[21];
+    if (type === ETHER_TYPE_ARP) {
+      const op = arpOperation(f);
       if (op === 1) {
         // Request: answer the sender, unicast.
-        reply.fill(0);
-        reply.set(f.subarray(6, 12), 0);
-        reply.set(nic.mac, 6);
-        reply[12] = 0x08;
-        reply[13] = 0x06;
-        reply[21] = 2;
-        reply.set(nic.mac, 22);
+        fillArpReply(reply, f, nic.mac);
         peer = f.slice(6, 12);
         nic.sendFrame(reply);
       } else if (op === 2) {
@@ -93,12 +92,7 @@ port.on('message', async (m: { cmd: string; count: number; ask: boolean }) => {
   if (m.ask) {
     // ARP-style request, broadcast; the peer's reply teaches both the switch and us.
     const request = new Uint8Array(60);
-    request.fill(0xff, 0, 6);
-    request.set(nic.mac, 6);
-    request[12] = 0x08;
-    request[13] = 0x06;
-    request[21] = 1;
-    request.set(nic.mac, 22);
+    fillArpRequest(request, nic.mac);
     const answered = new Promise<void>((r) => {
       arpReplied = r;
     });

@@ -8,28 +8,14 @@
  * of the payload.
  */
 
+import { xorshift } from '../src/demo/xorshift.js';
+
+export { xorshift };
+
 /** Bytes in the random pool payloads are cut from. */
 export const POOL_SIZE = 1 << 20;
 /** Largest payload: 16 KiB. */
 export const MAX_SIZE = 16384;
-
-/**
- * xorshift32: a small, fast, seeded generator.
- *
- * @param seed - non-zero seed
- * @returns a function giving the next u32
- */
-export function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /**
  * The random pool, the same on both sides for the same seed.

@@ -16,8 +16,9 @@ import type { VmbusGuest } from '../bus/vmbus-guest.js';
 import { EchoVsc } from '../devices/echo/echo-vsc.js';
 import { NetVsc } from '../devices/net/net-vsc.js';
 import { StorageVsc } from '../devices/storage/storage-vsc.js';
-import { DEMO_ETHER_TYPE, DEMO_FRAME, fillBulk } from './demo-net.js';
+import { arpOperation, DEMO_ETHER_TYPE, DEMO_FRAME, fillArpRequest, fillBulk } from './demo-net.js';
 import { Throttle } from './throttle.js';
+import { xorshift } from './xorshift.js';
 
 /** How a demo workload talks to whoever started its worker. */
 export interface WorkloadPort {
@@ -76,15 +77,7 @@ export async function runDemoGuest(context: DemoGuestContext): Promise<void> {
     if (message.rate !== undefined) throttle.setLimit(message.rate);
   });
 
-  let seed = 0x9e3779b9;
-  const rand = () => {
-    seed ^= seed << 13;
-    seed >>>= 0;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed;
-  };
+  const rand = xorshift(0x9e3779b9);
 
   function pattern(lba: number, generation: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
@@ -166,12 +159,7 @@ export async function runDemoGuest(context: DemoGuestContext): Promise<void> {
       peerFound = r;
     });
     const request = new Uint8Array(60);
-    request.fill(0xff, 0, 6);
-    request.set(nic.mac, 6);
-    request[12] = 0x08;
-    request[13] = 0x06;
-    request[21] = 1;
-    request.set(nic.mac, 22);
+    fillArpRequest(request, nic.mac);
     for (let tries = 0; tries < 100; tries++) {
       nic.sendFrame(request);
       const mac = await Promise.race([
@@ -241,9 +229,9 @@ export async function runDemoGuest(context: DemoGuestContext): Promise<void> {
     const nic: NetVsc = new NetVsc(guest, {
       receiveBufferBytes: 2 << 20,
       onFrame: (f) => {
-        const type = (f[12]! << 8) | f[13]!;
-        if (type === 0x0806 && f[21] === 2) peerFound?.(f.slice(22, 28));
-        else if (type === DEMO_ETHER_TYPE && f[14] === DEMO_FRAME.PONG) pongWaiter?.();
+        if (arpOperation(f) === 2) peerFound?.(f.slice(22, 28));
+        else if (((f[12]! << 8) | f[13]!) === DEMO_ETHER_TYPE && f[14] === DEMO_FRAME.PONG)
+          pongWaiter?.();
       },
     });
     await nic.connect();

@@ -10,7 +10,7 @@
 import type { VmbusGuest } from '../bus/vmbus-guest.js';
 import { NetVsc } from '../devices/net/net-vsc.js';
 import type { WorkloadPort } from './demo-guest.js';
-import { DEMO_ETHER_TYPE, DEMO_FRAME } from './demo-net.js';
+import { arpOperation, DEMO_ETHER_TYPE, DEMO_FRAME, fillArpReply } from './demo-net.js';
 
 /**
  * Runs the second guest's NIC until told to report.
@@ -33,20 +33,13 @@ export async function runNetPeer(context: {
     const nic: NetVsc = new NetVsc(guest, {
       receiveBufferBytes: 2 << 20,
       onFrame: (f) => {
-        const type = (f[12]! << 8) | f[13]!;
-        if (type === 0x0806 && f[21] === 1) {
+        if (arpOperation(f) === 1) {
           // ARP-style request: answer who asked.
-          reply.fill(0);
-          reply.set(f.subarray(6, 12), 0);
-          reply.set(nic.mac, 6);
-          reply[12] = 0x08;
-          reply[13] = 0x06;
-          reply[21] = 2;
-          reply.set(nic.mac, 22);
+          fillArpReply(reply, f, nic.mac);
           nic.sendFrame(reply.subarray(0, 60));
           return;
         }
-        if (type !== DEMO_ETHER_TYPE) return;
+        if (((f[12]! << 8) | f[13]!) !== DEMO_ETHER_TYPE) return;
         if (f[14] === DEMO_FRAME.PING) {
           reply.set(f.subarray(6, 12), 0);
           reply.set(nic.mac, 6);

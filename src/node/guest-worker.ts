@@ -13,12 +13,11 @@
 
 import { Worker, workerData } from 'node:worker_threads';
 import type { LogSink } from '../bus/bus-log.js';
-import { LinkPump } from '../bus/link-pump.js';
-import { createLinkMemory, LinkEndpoint } from '../bus/partition-link.js';
-import { type GuestOptions, VmbusGuest } from '../bus/vmbus-guest.js';
+import type { LinkPump } from '../bus/link-pump.js';
+import { attachRemotePartition, guestOverSharedPartition } from '../bus/remote-partition.js';
+import type { GuestOptions, VmbusGuest } from '../bus/vmbus-guest.js';
 import type { HostPartition, VmbusHost } from '../bus/vmbus-host.js';
-import { GuestMemory } from '../memory/guest-memory.js';
-import { PageAllocator } from '../memory/page-allocator.js';
+import type { GuestMemory } from '../memory/guest-memory.js';
 
 /**
  * What the host side gets back from {@link startGuestWorker}.
@@ -94,13 +93,12 @@ export function startGuestWorker(
   module: URL | string,
   options: GuestWorkerOptions = {},
 ): GuestWorker {
-  const memory = new GuestMemory(options.memoryPages ?? 4096);
-  const link = createLinkMemory();
-  const hostLink = new LinkEndpoint(link, 'host');
-  const partition = host.attach(memory, hostLink);
-  const pump = new LinkPump(hostLink, partition, { spin: options.spin ?? 0 });
-  const pumped = pump.start();
-  const data: VmbusWorkerData = { vmbus: { memory: memory.buffer, link }, data: options.data };
+  const { partition, memory, hostLink, pumped, shared } = attachRemotePartition(
+    host,
+    options.memoryPages ?? 4096,
+    options.spin ?? 0,
+  );
+  const data: VmbusWorkerData = { vmbus: shared, data: options.data };
   const worker = new Worker(module, { workerData: data });
   const exited = new Promise<number>((resolve) => {
     let code = 1;
@@ -186,11 +184,7 @@ export function guestFromWorkerData(
 ): WorkerGuest {
   const wd = workerData as Partial<VmbusWorkerData> | null;
   if (!wd?.vmbus) throw new TypeError('This worker was not started by startGuestWorker');
-  const memory = new GuestMemory(wd.vmbus.memory);
-  const link = new LinkEndpoint(wd.vmbus.link, 'guest');
-  const guest = new VmbusGuest(memory, new PageAllocator(memory), link, options);
-  const pump = new LinkPump(link, guest, { spin: options.spin ?? 0 });
-  void pump.start();
+  const { guest, memory, link, pump } = guestOverSharedPartition(wd.vmbus, options);
   return {
     guest,
     memory,

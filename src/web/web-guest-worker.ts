@@ -11,12 +11,11 @@
  */
 
 import type { LogSink } from '../bus/bus-log.js';
-import { LinkPump } from '../bus/link-pump.js';
-import { createLinkMemory, LinkEndpoint } from '../bus/partition-link.js';
-import { type GuestOptions, VmbusGuest } from '../bus/vmbus-guest.js';
+import type { LinkPump } from '../bus/link-pump.js';
+import { attachRemotePartition, guestOverSharedPartition } from '../bus/remote-partition.js';
+import type { GuestOptions, VmbusGuest } from '../bus/vmbus-guest.js';
 import type { HostPartition, VmbusHost } from '../bus/vmbus-host.js';
-import { GuestMemory } from '../memory/guest-memory.js';
-import { PageAllocator } from '../memory/page-allocator.js';
+import type { GuestMemory } from '../memory/guest-memory.js';
 
 /**
  * The part of a Web Worker (or a worker's global scope) this module uses.
@@ -111,14 +110,14 @@ export function startWebGuestWorker(
     typeof (globalThis as { process?: unknown }).process === 'object'
   )
     throw new TypeError('There are no Web Workers here: use vmbus-kmcl/node in Node');
-  const memory = new GuestMemory(options.memoryPages ?? 4096);
-  const link = createLinkMemory();
-  const hostLink = new LinkEndpoint(link, 'host');
-  const partition = host.attach(memory, hostLink);
-  const pump = new LinkPump(hostLink, partition);
-  void pump.start();
+  // The host's pump shares the page's thread: it never spins.
+  const { partition, memory, hostLink, shared } = attachRemotePartition(
+    host,
+    options.memoryPages ?? 4096,
+    0,
+  );
   const worker = new WorkerClass(module, { type: 'module' });
-  const init: InitMessage = { vmbus: { memory: memory.buffer, link }, data: options.data };
+  const init: InitMessage = { vmbus: shared, data: options.data };
   worker.postMessage(init);
   return {
     partition,
@@ -196,11 +195,10 @@ export function guestFromWebWorker(
         reject(new TypeError('This worker was not started by startWebGuestWorker'));
         return;
       }
-      const memory = new GuestMemory(init.vmbus.memory);
-      const link = new LinkEndpoint(init.vmbus.link, 'guest');
-      const guest = new VmbusGuest(memory, new PageAllocator(memory), link, options);
-      const pump = new LinkPump(link, guest);
-      void pump.start();
+      const { guest, memory, pump } = guestOverSharedPartition(
+        { memory: init.vmbus.memory, link: init.vmbus.link },
+        options,
+      );
       resolve({
         guest,
         memory,
