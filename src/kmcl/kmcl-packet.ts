@@ -5,16 +5,18 @@
  * the reason this library exists, so a driver can send from a pool without
  * allocating). Both kinds behave the same after creation.
  *
- * The packet object's state is kept in its memory, in a 48-byte header
- * followed by room for a copy of the largest inline payload (used when the
- * packet must wait for ring space):
+ * The packet's memory starts with a 48-byte header that marks it as a
+ * packet of a channel, followed by room for a copy of the largest inline
+ * payload (used when the packet must wait for ring space). The per-send
+ * state (state, send flags, transaction slot and generation) is kept on the
+ * object: it changes on every send and completion, and plain fields cost
+ * less than typed-array words on that path.
  *
  * ```
- *  0   u32 magic 0x504d4256 ('VBMP')     16  u32 send flags
- *  4   u32 state (0 idle, 1 queued,        20  u32 transaction slot
- *              2 awaiting completion)      24  u32 transaction generation
- *  8   u32 channel serial                 28  u32 payload offset (0: none)
- *  12  u32 inline payload length          32..47 reserved
+ *  0   u32 magic 0x504d4256 ('VBMP')     16..27  reserved (0)
+ *  4   u32 reserved (0)                   28  u32 payload offset (0: none)
+ *  8   u32 channel serial                 32..47 reserved
+ *  12  u32 inline payload length
  *  48  payload copy, up to the channel's maximum packet size
  * ```
  *
@@ -39,7 +41,7 @@ export const PACKET_HEADER_SIZE = 48;
 const MAGIC = 0x504d4256;
 
 /**
- * Packet states (header word 1).
+ * Packet states ({@link KmclPacket.state}).
  *
  * @example
  * ```ts
@@ -204,37 +206,14 @@ export class KmclPacket {
     this.words[2] = channel.serial;
   }
 
-  /** Packet state (header word 1). */
-  get state(): number {
-    return this.words[1]!;
-  }
-  set state(value: number) {
-    this.words[1] = value;
-  }
-
+  /** Packet state ({@link PACKET_STATE}). */
+  state: number = PACKET_STATE.IDLE;
   /** Send flags of the current transaction. */
-  get sendFlags(): number {
-    return this.words[4]!;
-  }
-  set sendFlags(value: number) {
-    this.words[4] = value;
-  }
-
-  /** Slot of the current transaction in the channel's table. */
-  get slot(): number {
-    return this.words[5]!;
-  }
-  set slot(value: number) {
-    this.words[5] = value;
-  }
-
-  /** Generation of the current transaction (guards stale completions). */
-  get generation(): number {
-    return this.words[6]!;
-  }
-  set generation(value: number) {
-    this.words[6] = value;
-  }
+  sendFlags = 0;
+  /** Transaction slot + 1 while the packet waits for a completion; 0 otherwise. */
+  slot = 0;
+  /** Generation of the current transaction (the transaction id's high half). */
+  generation = 0;
 
   /** Whether the packet is queued or waiting for its completion. */
   get inFlight(): boolean {
