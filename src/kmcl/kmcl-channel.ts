@@ -1341,19 +1341,21 @@ export class KmclChannel {
   }
 
   private assignSlot(packet: KmclPacket): void {
-    let slot = this.freeSlots.pop();
-    if (slot === undefined) {
-      if (this.slots.length >= SEND_SLOT_LIMIT)
-        throw new KmclError(
-          NTSTATUS.STATUS_INSUFFICIENT_RESOURCES,
-          'Too many transactions in flight',
-        );
-      slot = this.slots.length;
-      this.slots.push(null);
-    }
+    const slot = this.freeSlots.length !== 0 ? this.freeSlots.pop()! : this.newSlot();
     this.slots[slot] = packet;
     packet.slot = slot + 1;
     packet.generation = this.generation = (this.generation + 1) >>> 0 || 1;
+  }
+
+  /** A transaction slot when none is free: the table grows (kept off the per-packet path). */
+  private newSlot(): number {
+    if (this.slots.length >= SEND_SLOT_LIMIT)
+      throw new KmclError(
+        NTSTATUS.STATUS_INSUFFICIENT_RESOURCES,
+        'Too many transactions in flight',
+      );
+    this.slots.push(null);
+    return this.slots.length - 1;
   }
 
   /** Encodes the GPA-direct header of a packet's external data into the scratch buffer. */
@@ -1435,35 +1437,45 @@ export class KmclChannel {
    */
   private writePacket(packet: KmclPacket, payload: Uint8Array): boolean {
     const pipe = this.pipe;
-    if (!pipe) return false;
+    if (pipe === null) return false;
+    if (packet.external !== null) return this.writeExternal(pipe, packet, packet.external, payload);
     const slot = packet.slot;
-    const external = packet.external;
-    const written =
-      external === null
-        ? this.emit(
-            pipe,
-            PACKET_TYPE_IN_BAND,
-            slot !== 0 ? PACKET_FLAG_COMPLETION_REQUESTED : 0,
-            slot,
-            packet.generation,
-            payload,
-            EMPTY,
-          )
-        : this.emit(
-            pipe,
-            external.kind === 'transfer-pages'
-              ? PACKET_TYPE_TRANSFER_PAGES
-              : PACKET_TYPE_GPA_DIRECT,
-            PACKET_FLAG_COMPLETION_REQUESTED,
-            slot,
-            packet.generation,
-            payload,
-            this.externalHeader(external),
-          );
-    if (!written) return false;
+    const flags = slot !== 0 ? PACKET_FLAG_COMPLETION_REQUESTED : 0;
+    if (!pipe.write(PACKET_TYPE_IN_BAND, flags, slot, packet.generation, payload, EMPTY)) {
+      this.publish(pipe);
+      return false;
+    }
+    this.written(pipe);
     this.stats.packetsSent++;
     if (slot !== 0) packet.state = PACKET_STATE.AWAITING_COMPLETION;
     else this.finishPacket(packet, NTSTATUS.STATUS_SUCCESS, 0);
+    return true;
+  }
+
+  /**
+   * `writePacket` for a packet with external data (GPA-direct or transfer
+   * pages), which always waits for its completion: a method of its own, so
+   * `writePacket` stays small enough for V8 to inline into the per-packet
+   * path.
+   */
+  private writeExternal(
+    pipe: ChannelPipe,
+    packet: KmclPacket,
+    external: ExternalData,
+    payload: Uint8Array,
+  ): boolean {
+    const written = this.emit(
+      pipe,
+      external.kind === 'transfer-pages' ? PACKET_TYPE_TRANSFER_PAGES : PACKET_TYPE_GPA_DIRECT,
+      PACKET_FLAG_COMPLETION_REQUESTED,
+      packet.slot,
+      packet.generation,
+      payload,
+      this.externalHeader(external),
+    );
+    if (!written) return false;
+    this.stats.packetsSent++;
+    packet.state = PACKET_STATE.AWAITING_COMPLETION;
     return true;
   }
 
@@ -1511,10 +1523,15 @@ export class KmclChannel {
       this.publish(pipe);
       return false;
     }
-    if (this.pumping && ++this.unpublished < PUBLISH_BATCH) return true;
+    this.written(pipe);
+    return true;
+  }
+
+  /** A packet was written: publish it now, or with its batch inside a pump (see `emit`). */
+  private written(pipe: ChannelPipe): void {
+    if (this.pumping && ++this.unpublished < PUBLISH_BATCH) return;
     this.unpublished = 0;
     pipe.flush();
-    return true;
   }
 
   /** Publishes packets written during a pump. */

@@ -96,11 +96,7 @@ export class IncomingPacket {
    */
   copyPayload(dst: Uint8Array, dstOffset = 0, max = this.payloadLength): number {
     const n = Math.min(max, this.payloadLength);
-    if (dstOffset < 0 || dstOffset + n > dst.length) {
-      throw new RangeError(
-        `Payload of ${n} bytes does not fit at offset ${dstOffset} of ${dst.length}`,
-      );
-    }
+    if (dstOffset < 0 || dstOffset + n > dst.length) throw doesNotFit(n, dst, dstOffset);
     this.memory.copyOut(this.payloadOffset, n, dst, dstOffset);
     return n;
   }
@@ -119,4 +115,11 @@ export class IncomingPacket {
     this.memory.copyOut(pos, n, this.scratch, 0);
     return this.scratch.subarray(0, n);
   }
+}
+
+/** The error of a `copyPayload` into too small a destination (built off the per-packet path). */
+function doesNotFit(n: number, dst: Uint8Array, dstOffset: number): RangeError {
+  return new RangeError(
+    `Payload of ${n} bytes does not fit at offset ${dstOffset} of ${dst.length}`,
+  );
 }

@@ -180,40 +180,56 @@ export class RingMemory {
    * @param dstOffset - offset in `dst`
    */
   copyOut(pos: number, n: number, dst: Uint8Array, dstOffset: number): void {
+    // The per-packet case (a small, aligned copy) is kept short, so V8
+    // inlines it into readers; the rest is in methods of its own.
+    if (n > SMALL_COPY) return this.copyOutLarge(pos, n, dst, dstOffset);
+    if (dst !== this.outArray) this.useOut(dst);
+    const at = this.outBase + dstOffset;
+    if (((at | pos) & 3) !== 0) return this.copyOutBytes(pos, n, dst, dstOffset, 0);
+    const count = n >>> 2;
+    const first = Math.min(count, (this.dataSize - pos) >>> 2);
+    copyWords(this.outWords, at >>> 2, this.words, pos >>> 2, first);
+    if (first < count) copyWords(this.outWords, (at >>> 2) + first, this.words, 0, count - first);
+    if ((n & 3) !== 0) this.copyOutBytes(pos, n, dst, dstOffset, count << 2);
+  }
+
+  /** `copyOut` of more than {@link SMALL_COPY} bytes: `TypedArray.set` from views of the ring. */
+  private copyOutLarge(pos: number, n: number, dst: Uint8Array, dstOffset: number): void {
     const size = this.dataSize;
     const room = size - pos;
     const bytes = this.bytes;
-    if (n > SMALL_COPY) {
-      if (n <= room) {
-        typedArraySet.call(dst, bytes.subarray(pos, pos + n), dstOffset);
-        return;
-      }
-      typedArraySet.call(dst, bytes.subarray(pos, size), dstOffset);
-      typedArraySet.call(dst, bytes.subarray(0, n - room), dstOffset + room);
+    if (n <= room) {
+      typedArraySet.call(dst, bytes.subarray(pos, pos + n), dstOffset);
       return;
     }
-    if (dst !== this.outArray) {
-      const buffer = dst.buffer;
-      if (buffer !== this.outBuffer) {
-        this.outBuffer = buffer;
-        this.outWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
-      }
-      this.outArray = dst;
-      this.outBase = dst.byteOffset;
+    typedArraySet.call(dst, bytes.subarray(pos, size), dstOffset);
+    typedArraySet.call(dst, bytes.subarray(0, n - room), dstOffset + room);
+  }
+
+  /** Makes `dst` the destination whose word view `copyOut` keeps (one view per buffer). */
+  private useOut(dst: Uint8Array): void {
+    const buffer = dst.buffer;
+    if (buffer !== this.outBuffer) {
+      this.outBuffer = buffer;
+      this.outWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
     }
-    const at = this.outBase + dstOffset;
-    let p = pos;
-    let i = 0;
-    if (((at | pos) & 3) === 0) {
-      const count = n >>> 2;
-      const first = Math.min(count, room >>> 2);
-      copyWords(this.outWords, at >>> 2, this.words, pos >>> 2, first);
-      copyWords(this.outWords, (at >>> 2) + first, this.words, 0, count - first);
-      i = count << 2;
-      p = first < count ? (count - first) << 2 : pos + i;
-      if (p === size) p = 0;
-    }
-    for (; i < n; i++) {
+    this.outArray = dst;
+    this.outBase = dst.byteOffset;
+  }
+
+  /** Bytes `from` to `n` of a small `copyOut`, one at a time (an unaligned copy, or the tail). */
+  private copyOutBytes(
+    pos: number,
+    n: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    from: number,
+  ): void {
+    const size = this.dataSize;
+    const bytes = this.bytes;
+    let p = pos + from;
+    if (p >= size) p -= size;
+    for (let i = from; i < n; i++) {
       dst[dstOffset + i] = bytes[p]!;
       if (++p === size) p = 0;
     }
