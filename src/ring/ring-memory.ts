@@ -62,14 +62,8 @@ export class RingMemory {
 
   // Word views of the last caller arrays copied from and to, and where those
   // arrays start in their buffers (a typed array's own getters are slow).
-  private inArray: Uint8Array | null = null;
-  private inBuffer: ArrayBufferLike | null = null;
-  private inWords: Uint32Array = new Uint32Array(0);
-  private inBase = 0;
-  private outArray: Uint8Array | null = null;
-  private outBuffer: ArrayBufferLike | null = null;
-  private outWords: Uint32Array = new Uint32Array(0);
-  private outBase = 0;
+  private readonly source = new WordView();
+  private readonly target = new WordView();
 
   /**
    * @param buffer - memory holding the ring
@@ -140,23 +134,16 @@ export class RingMemory {
       return n - room;
     }
     const bytes = this.bytes;
-    if (src !== this.inArray) {
-      const buffer = src.buffer;
-      if (buffer !== this.inBuffer) {
-        this.inBuffer = buffer;
-        this.inWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
-      }
-      this.inArray = src;
-      this.inBase = src.byteOffset;
-    }
-    const at = this.inBase + start;
+    const view = this.source;
+    if (src !== view.array) view.use(src);
+    const at = view.base + start;
     let p = pos;
     let i = 0;
     if (((at | pos) & 3) === 0) {
       const count = n >>> 2;
       const first = Math.min(count, (size - pos) >>> 2);
-      copyWords(this.words, pos >>> 2, this.inWords, at >>> 2, first);
-      copyWords(this.words, 0, this.inWords, (at >>> 2) + first, count - first);
+      copyWords(this.words, pos >>> 2, view.words, at >>> 2, first);
+      copyWords(this.words, 0, view.words, (at >>> 2) + first, count - first);
       i = count << 2;
       p = first < count ? (count - first) << 2 : pos + i;
       if (p === size) p = 0;
@@ -183,13 +170,14 @@ export class RingMemory {
     // The per-packet case (a small, aligned copy) is kept short, so V8
     // inlines it into readers; the rest is in methods of its own.
     if (n > SMALL_COPY) return this.copyOutLarge(pos, n, dst, dstOffset);
-    if (dst !== this.outArray) this.useOut(dst);
-    const at = this.outBase + dstOffset;
+    const view = this.target;
+    if (dst !== view.array) view.use(dst);
+    const at = view.base + dstOffset;
     if (((at | pos) & 3) !== 0) return this.copyOutBytes(pos, n, dst, dstOffset, 0);
     const count = n >>> 2;
     const first = Math.min(count, (this.dataSize - pos) >>> 2);
-    copyWords(this.outWords, at >>> 2, this.words, pos >>> 2, first);
-    if (first < count) copyWords(this.outWords, (at >>> 2) + first, this.words, 0, count - first);
+    copyWords(view.words, at >>> 2, this.words, pos >>> 2, first);
+    if (first < count) copyWords(view.words, (at >>> 2) + first, this.words, 0, count - first);
     if ((n & 3) !== 0) this.copyOutBytes(pos, n, dst, dstOffset, count << 2);
   }
 
@@ -204,17 +192,6 @@ export class RingMemory {
     }
     typedArraySet.call(dst, bytes.subarray(pos, size), dstOffset);
     typedArraySet.call(dst, bytes.subarray(0, n - room), dstOffset + room);
-  }
-
-  /** Makes `dst` the destination whose word view `copyOut` keeps (one view per buffer). */
-  private useOut(dst: Uint8Array): void {
-    const buffer = dst.buffer;
-    if (buffer !== this.outBuffer) {
-      this.outBuffer = buffer;
-      this.outWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
-    }
-    this.outArray = dst;
-    this.outBase = dst.byteOffset;
   }
 
   /** Bytes `from` to `n` of a small `copyOut`, one at a time (an unaligned copy, or the tail). */
@@ -260,6 +237,33 @@ export class RingMemory {
   advance(pos: number, n: number): number {
     const next = pos + n;
     return next >= this.dataSize ? next - this.dataSize : next;
+  }
+}
+
+/**
+ * A 32-bit word view of the buffer under the array a small copy last read
+ * or wrote: arrays carved from one buffer (a packet pool, token buffers)
+ * share one view, so small copies allocate nothing.
+ */
+class WordView {
+  /** The array the view was last set for. */
+  array: Uint8Array | null = null;
+  /** Its buffer. */
+  buffer: ArrayBufferLike | null = null;
+  /** The whole buffer as words. */
+  words: Uint32Array = new Uint32Array(0);
+  /** The array's byte offset in the buffer. */
+  base = 0;
+
+  /** Points the view at `array` (a new word view only for a new buffer). */
+  use(array: Uint8Array): void {
+    const buffer = array.buffer;
+    if (buffer !== this.buffer) {
+      this.buffer = buffer;
+      this.words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    }
+    this.array = array;
+    this.base = array.byteOffset;
   }
 }
 
