@@ -1807,20 +1807,14 @@ export class KmclChannel {
     token.state = 'free';
     this.tokenPool.push(token);
     this.outstanding--;
-    if (this.outstanding === 0 && this.suspendWaiters.length > 0) this.wakeSuspendWaiters();
+    if (this.outstanding === 0 && this.suspendWaiters.length > 0) {
+      for (const w of this.suspendWaiters.splice(0)) w();
+    }
     // Only a completion restarts a quota-blocked queue (API.md §3D).
-    if (this.quotaBlocked && this.started) this.restartQueue();
-  }
-
-  /** Resumes a Pause or Disable that waited for the last outstanding packet (off the per-packet path). */
-  private wakeSuspendWaiters(): void {
-    for (const w of this.suspendWaiters.splice(0)) w();
-  }
-
-  /** Restarts a queue stopped by the transaction quota (off the per-packet path). */
-  private restartQueue(): void {
-    this.quotaBlocked = false;
-    this.schedulePump();
+    if (this.quotaBlocked && this.started) {
+      this.quotaBlocked = false;
+      this.schedulePump();
+    }
   }
 
   /**

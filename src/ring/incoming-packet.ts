@@ -89,18 +89,15 @@ export class IncomingPacket {
    * payloads up to 128 bytes.
    *
    * @param dst - destination
-   * @param dstOffset - offset in `dst` (default 0)
-   * @param max - copy at most this many bytes (default: the whole payload)
+   * @param dstOffset - offset in `dst`
+   * @param max - copy at most this many bytes
    * @returns bytes copied
    * @throws RangeError when `dst` is too small for what is copied
    */
-  copyPayload(dst: Uint8Array, dstOffset?: number, max?: number): number {
-    // Optional parameters with `??` rather than default values keep the
-    // parameters simple, which keeps this method small enough to inline.
-    const offset = dstOffset ?? 0;
-    const n = Math.min(max ?? this.payloadLength, this.payloadLength);
-    if (offset < 0 || offset + n > dst.length) throw doesNotFit(n, dst, offset);
-    this.memory.copyOut(this.payloadOffset, n, dst, offset);
+  copyPayload(dst: Uint8Array, dstOffset = 0, max = this.payloadLength): number {
+    const n = Math.min(max, this.payloadLength);
+    if (dstOffset < 0 || dstOffset + n > dst.length) throw doesNotFit(n, dst, dstOffset);
+    this.memory.copyOut(this.payloadOffset, n, dst, dstOffset);
     return n;
   }
 
