@@ -195,6 +195,49 @@ describe('VmbPacketInitialize', () => {
     await other.dispose();
   });
 
+  it('finds allocated and caller-memory packets alike from inside completion routines', async () => {
+    const pair = await createKmclPair({ configureServer: echoServer });
+    const size = VmbChannelSizeofPacket(pair.client);
+    const mem = new Uint8Array(size);
+    VmbPacketInitialize(pair.client, mem, size);
+    const alloc = VmbPacketAllocate(pair.client)!;
+    const seen: string[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    let allocRounds = 0;
+    VmbPacketSetCompletionRoutine(alloc, (p, status) => {
+      seen.push(`alloc ${p === alloc} ${status}`);
+      allocRounds++;
+      // The allocated packet again, then the caller-memory one, each by its handle.
+      if (allocRounds < 3)
+        seen.push(`alloc again ${st(VmbPacketSend(p, new Uint8Array(2), 2, null, WAIT))}`);
+      else if (allocRounds === 3)
+        seen.push(`mem ${st(VmbPacketSend(mem, new Uint8Array(3), 3, null, WAIT))}`);
+    });
+    VmbPacketSetCompletionRoutine(mem, (p, status) => {
+      seen.push(`mem done ${p === mem} ${status}`);
+      // Sent without WAIT, the allocated packet completes inside this send.
+      seen.push(`alloc once more ${st(VmbPacketSend(alloc, new Uint8Array(1), 1, null, 0))}`);
+      done();
+    });
+    VmbPacketSend(alloc, new Uint8Array(1), 1, null, WAIT);
+    await finished;
+    assert.deepEqual(seen, [
+      'alloc true 0',
+      'alloc again STATUS_SUCCESS',
+      'alloc true 0',
+      'alloc again STATUS_SUCCESS',
+      'alloc true 0',
+      'mem STATUS_SUCCESS',
+      'mem done true 0',
+      'alloc true 0',
+      'alloc once more STATUS_SUCCESS',
+    ]);
+    await pair.dispose();
+  });
+
   it('refuses a payload larger than the maximum packet size', async () => {
     const pair = await createKmclPair({ configureClient: (c) => c.initSetMaximumPacketSize(64) });
     const memory = new ArrayBuffer(VmbChannelSizeofPacket(pair.client));

@@ -312,9 +312,10 @@ export type EVT_VMB_CHANNEL_RESTORE_PACKET = RestorePacketCallback;
 const initialized = new WeakMap<object, KmclPacket>();
 
 /**
- * The packet of the last caller-memory handle looked up or completed: a
- * driver that sends again from a packet's completion routine (with the
- * handle that routine was given) finds its packet without a WeakMap lookup.
+ * The packet of the last handle looked up or completed: a driver that sends
+ * again from a packet's completion routine (with the handle that routine
+ * was given) finds its packet without a WeakMap lookup or a class check,
+ * whether the packet is in caller memory or from VmbPacketAllocate.
  * VmbPacketInitialize puts the newest packet of a memory here, so an older
  * packet of the same memory is never found through it.
  */
@@ -993,7 +994,7 @@ export function VmbPacketSetCompletionRoutine(
  */
 function callDriverRoutine(packet: KmclPacket, status: number, buffer: Uint8Array, length: number) {
   const handle = packet.handle;
-  if (handle !== packet && lastPacket !== packet) lastPacket = packet;
+  if (lastPacket !== packet) lastPacket = packet;
   packet.driverRoutine!(handle, status, buffer, length);
 }
 /**
