@@ -46,7 +46,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       'after',
       `
 Examples:
-  $ vmbus demo                             run the SCSI controller and echo device for 5 s
+  $ vmbus demo                             run every demo device for 5 s
   $ vmbus demo --seconds 10 --json         the same, summary as JSON
   $ vmbus bench --filter ring              measure the rings beside their baselines
   $ vmbus ring encode spec.json ring.img   build a ring image from a packet list
@@ -57,7 +57,7 @@ Examples:
   program
     .command('demo')
     .description(
-      'run the host here and a guest partition in a worker: SCSI storage and echo traffic, verified',
+      'run the host here and two guest partitions in workers: SCSI storage, echoes and NIC traffic, verified',
     )
     .option('-s, --seconds <n>', 'how long the workload runs', '5')
     .option('--json', 'print the summary as one JSON object')

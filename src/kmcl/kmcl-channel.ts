@@ -1441,6 +1441,8 @@ export class KmclChannel {
     if (packet.external !== null) return this.writeExternal(pipe, packet, packet.external, payload);
     const slot = packet.slot;
     const flags = slot !== 0 ? PACKET_FLAG_COMPLETION_REQUESTED : 0;
+    // emit's steps written out (one call level fewer on the per-packet
+    // path; see VmbPacketSend in the facade for what that measured).
     if (!pipe.write(PACKET_TYPE_IN_BAND, flags, slot, packet.generation, payload, EMPTY)) {
       this.publish(pipe);
       return false;
