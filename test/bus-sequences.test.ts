@@ -9,13 +9,15 @@ import { describe, it } from 'node:test';
 import {
   BusError,
   ChannelClosedError,
+  ChannelPipe,
+  connectedChannels,
   createLocalBus,
   type HostChannel,
   MemoryDescriptor,
   PACKET_TYPE_IN_BAND,
   VMBUS_VERSION,
 } from 'vmbus-kmcl';
-import { IncomingRing } from 'vmbus-kmcl/ring';
+import { ControlPage, IncomingRing, OutgoingRing } from 'vmbus-kmcl/ring';
 import { until } from './wait.js';
 
 const TYPE = 'f8615163-df3e-46c5-913f-f2d2f965ed0e';
@@ -392,5 +394,71 @@ describe('several partitions', () => {
     assert.equal(a.host.partitions.size, 1, 'disposing one partition leaves the other');
     await cb.close();
     b.dispose();
+  });
+});
+
+describe('pipe counters', () => {
+  it('count packets and payload bytes from the rings, as numbers a copy keeps', async () => {
+    const { host, guest, dispose } = await connectedChannels({ ringPages: 4 });
+    try {
+      const got: number[] = [];
+      host.onPacket = (p) => got.push(p.payloadLength);
+      for (const n of [5, 8, 64]) assert.ok(guest.send(6, 0, n, 0, new Uint8Array(n)));
+      await until(() => got.length === 3, 'the three packets');
+      // The reader sees payloads padded to 8 bytes (spec §1.5), and counts them so.
+      assert.deepEqual(got, [8, 8, 64]);
+      assert.equal(guest.stats.packetsSent, 3);
+      assert.equal(guest.stats.bytesSent, 77);
+      assert.equal(host.stats.packetsReceived, 3);
+      assert.equal(host.stats.bytesReceived, 80);
+      assert.equal(guest.outgoing.payloadBytesWritten, 77);
+      assert.equal(host.incoming.payloadBytesRead, 80);
+      // Spread, JSON and structured clone see the counts as plain numbers.
+      for (const copy of [
+        { ...guest.stats },
+        JSON.parse(JSON.stringify(guest.stats)),
+        structuredClone(guest.stats),
+      ]) {
+        assert.equal(copy.packetsSent, 3);
+        assert.equal(copy.bytesSent, 77);
+        assert.equal(typeof Object.getOwnPropertyDescriptor(copy, 'packetsSent')?.value, 'number');
+      }
+      // A refused write is not counted.
+      const full = guest.stats.ringFull;
+      while (guest.send(6, 0, 0, 0, new Uint8Array(1000)));
+      assert.equal(guest.stats.ringFull, full + 1);
+      assert.equal(guest.stats.packetsSent, guest.outgoing.packetsWritten);
+    } finally {
+      dispose();
+    }
+  });
+
+  it('start at zero for a pipe over rings that already carried packets, and leave extension headers out', () => {
+    const sab = new SharedArrayBuffer(2 * 8192);
+    ControlPage.initialize(sab, 0);
+    ControlPage.initialize(sab, 8192);
+    const out = new OutgoingRing(sab, 0, 8192);
+    const inc = new IncomingRing(sab, 0, 8192);
+    out.writePacket(6, 0, 1, 0, new Uint8Array(24));
+    out.commitWrite();
+    assert.equal(inc.read()?.payloadLength, 24);
+    const pipe = new ChannelPipe(9, out, inc, () => {});
+    assert.deepEqual(
+      [
+        pipe.stats.packetsSent,
+        pipe.stats.bytesSent,
+        pipe.stats.packetsReceived,
+        pipe.stats.bytesReceived,
+      ],
+      [0, 0, 0, 0],
+    );
+    // 16 bytes of extension header before 8 of payload.
+    assert.ok(pipe.send(6, 0, 2, 0, new Uint8Array(8), new Uint8Array(16)));
+    assert.equal(out.payloadBytesWritten, 32);
+    assert.deepEqual([pipe.stats.packetsSent, pipe.stats.bytesSent], [1, 8]);
+    const p = inc.read();
+    assert.equal(p?.payloadLength, 8);
+    assert.equal(inc.payloadBytesRead, 32);
+    assert.deepEqual([pipe.stats.packetsReceived, pipe.stats.bytesReceived], [1, 8]);
   });
 });

@@ -122,6 +122,26 @@ export function sumPipeStats(all: readonly (PipeStats | null)[]): PipeStats {
   return total;
 }
 
+/**
+ * A pipe's counters: the packet and byte counts are live views of the
+ * rings' counters (own enumerable getters, so spreading, JSON and
+ * structured clone see them as numbers), counted from the pipe's start.
+ */
+function ringStats(outgoing: OutgoingRing, incoming: IncomingRing): PipeStats {
+  const sent = outgoing.packetsWritten;
+  const sentBytes = outgoing.payloadBytesWritten;
+  const received = incoming.packetsRead;
+  const receivedBytes = incoming.payloadBytesRead;
+  const stats = zeroStats();
+  Object.defineProperties(stats, {
+    packetsSent: { enumerable: true, get: () => outgoing.packetsWritten - sent },
+    bytesSent: { enumerable: true, get: () => outgoing.payloadBytesWritten - sentBytes },
+    packetsReceived: { enumerable: true, get: () => incoming.packetsRead - received },
+    bytesReceived: { enumerable: true, get: () => incoming.payloadBytesRead - receivedBytes },
+  });
+  return stats;
+}
+
 function zeroStats(): PipeStats {
   return {
     packetsSent: 0,
@@ -157,8 +177,12 @@ export class ChannelPipe {
   readonly outgoing: OutgoingRing;
   /** Ring this side reads. */
   readonly incoming: IncomingRing;
-  /** Counters. */
-  readonly stats: PipeStats = zeroStats();
+  /**
+   * Counters. The packet and byte counts are read from the rings' own
+   * counters (no second count per packet on the hot path); the rest are
+   * kept here.
+   */
+  readonly stats: PipeStats;
   /**
    * Called when the peer signalled and packets may be waiting. The default
    * drains into {@link ChannelPipe.onPacket}.
@@ -204,6 +228,7 @@ export class ChannelPipe {
     this.incoming = incoming;
     this.signalPeer = signalPeer;
     this.poller = poller;
+    this.stats = ringStats(outgoing, incoming);
   }
 
   /**
@@ -276,8 +301,6 @@ export class ChannelPipe {
       this.stats.ringFull++;
       return false;
     }
-    this.stats.packetsSent++;
-    this.stats.bytesSent += payload.length;
     return true;
   }
 
@@ -421,8 +444,6 @@ export class ChannelPipe {
         ring.maskInterrupts();
         for (let p = ring.read(); p !== null && this.open; p = ring.read()) {
           count++;
-          this.stats.packetsReceived++;
-          this.stats.bytesReceived += p.payloadLength;
           handler(p);
         }
         if (ring.commitRead()) {

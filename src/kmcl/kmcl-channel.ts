@@ -1630,8 +1630,6 @@ export class KmclChannel {
           p !== null;
           p = this.canDeliver() ? ring.read() : null
         ) {
-          pipe.stats.packetsReceived++;
-          pipe.stats.bytesReceived += p.payloadLength;
           // Every packet is copied out before it is handled, so its ring
           // space can go back while a long pass goes on (spec §1.6 step 6).
           if (++sinceCommit === COMMIT_EVERY) {

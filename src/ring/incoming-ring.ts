@@ -75,6 +75,8 @@ export class IncomingRing {
   packetsRead = 0;
   /** Bytes consumed, descriptors, padding and trailers included. */
   bytesRead = 0;
+  /** Payload bytes of the packets read (what follows each descriptor and extension header). */
+  payloadBytesRead = 0;
 
   private committed: number;
   private head: number;
@@ -193,10 +195,12 @@ export class IncomingRing {
     packet.offset8 = offset8;
     packet.len8 = len8;
     packet.payloadOffset = mem.advance(head, offset8 * 8);
-    packet.payloadLength = length - offset8 * 8;
+    const payloadLength = length - offset8 * 8;
+    packet.payloadLength = payloadLength;
     this.head = mem.advance(head, length + TRAILER_SIZE);
     this.packetsRead++;
     this.bytesRead += length + TRAILER_SIZE;
+    this.payloadBytesRead += payloadLength;
     return packet;
   }
 

@@ -62,6 +62,8 @@ export class OutgoingRing {
   packetsWritten = 0;
   /** Bytes written, with descriptors, padding and trailers. */
   bytesWritten = 0;
+  /** Payload bytes written (what follows each packet's descriptor and extension header). */
+  payloadBytesWritten = 0;
   /** Writes refused because the ring was full. */
   fullCount = 0;
   /** Highest number of used bytes seen just after a write. */
@@ -233,6 +235,7 @@ export class OutgoingRing {
     }
     this.packetsWritten++;
     this.bytesWritten += total;
+    this.payloadBytesWritten += payload.length;
     const d = this.tail - this.readCache;
     const used = d < 0 ? d + size : d;
     if (used > this.highWater) this.highWater = used;
