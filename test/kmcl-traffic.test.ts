@@ -113,6 +113,53 @@ describe('completions', () => {
   });
 });
 
+describe('incoming packet objects', () => {
+  it('packets held past their callback and packets completed inside it never share an object', async () => {
+    // Odd packets are completed inside the callback, even ones held and
+    // completed later in reverse order: each completion must reach the
+    // sender of its own packet, with that packet's bytes.
+    const held: KmclIncoming[] = [];
+    const live = new Set<KmclIncoming>();
+    let shared = 0;
+    const pair = await createKmclPair({
+      configureServer: (c) =>
+        c.initSetProcessPacketCallbacks((_ch, p, buffer, length) => {
+          if (live.has(p)) shared++;
+          const n = buffer[0]!;
+          if (n % 2 === 1) {
+            VmbChannelPacketComplete(p, buffer.slice(0, length), length);
+            return;
+          }
+          live.add(p);
+          held.push(p);
+        }),
+    });
+    const answers = new Map<number, number>();
+    const N = 40;
+    for (let i = 0; i < N; i++) {
+      const packet = VmbPacketAllocate(pair.client)!;
+      VmbPacketSetCompletionRoutine(packet, (_p, status, buffer, length) => {
+        assert.equal(status, NTSTATUS.STATUS_SUCCESS);
+        assert.equal(length, 8);
+        answers.set(i, buffer[0]!);
+      });
+      const bytes = new Uint8Array(8).fill(i);
+      assert.equal(VmbPacketSend(packet, bytes, 8, null, WAIT), NTSTATUS.STATUS_SUCCESS);
+    }
+    await until(() => held.length === N / 2 && answers.size === N / 2, 'the deliveries');
+    for (const p of held.reverse()) {
+      const first = p.buffer[0]!;
+      live.delete(p);
+      VmbChannelPacketComplete(p, p.buffer.slice(0, 8), 8);
+      assert.equal(first % 2, 0);
+    }
+    await until(() => answers.size === N, 'every completion');
+    assert.equal(shared, 0, 'a held packet object was handed out again');
+    for (let i = 0; i < N; i++) assert.equal(answers.get(i), i, `packet ${i}`);
+    await pair.dispose();
+  });
+});
+
 describe('incoming queue control', () => {
   it('DeferToPassive redelivers the same packet at passive level', async () => {
     const seen: [string, number][] = [];
