@@ -122,26 +122,6 @@ export function sumPipeStats(all: readonly (PipeStats | null)[]): PipeStats {
   return total;
 }
 
-/**
- * A pipe's counters: the packet and byte counts are live views of the
- * rings' counters (own enumerable getters, so spreading, JSON and
- * structured clone see them as numbers), counted from the pipe's start.
- */
-function ringStats(outgoing: OutgoingRing, incoming: IncomingRing): PipeStats {
-  const sent = outgoing.packetsWritten;
-  const sentBytes = outgoing.payloadBytesWritten;
-  const received = incoming.packetsRead;
-  const receivedBytes = incoming.payloadBytesRead;
-  const stats = zeroStats();
-  Object.defineProperties(stats, {
-    packetsSent: { enumerable: true, get: () => outgoing.packetsWritten - sent },
-    bytesSent: { enumerable: true, get: () => outgoing.payloadBytesWritten - sentBytes },
-    packetsReceived: { enumerable: true, get: () => incoming.packetsRead - received },
-    bytesReceived: { enumerable: true, get: () => incoming.payloadBytesRead - receivedBytes },
-  });
-  return stats;
-}
-
 function zeroStats(): PipeStats {
   return {
     packetsSent: 0,
@@ -177,12 +157,15 @@ export class ChannelPipe {
   readonly outgoing: OutgoingRing;
   /** Ring this side reads. */
   readonly incoming: IncomingRing;
-  /**
-   * Counters. The packet and byte counts are read from the rings' own
-   * counters (no second count per packet on the hot path); the rest are
-   * kept here.
-   */
-  readonly stats: PipeStats;
+  /** The counters kept here (the packet and byte counts are the rings'). */
+  private readonly counters = zeroStats();
+  /** The rings' packet and byte counts when the pipe started. */
+  private readonly base: {
+    sent: number;
+    sentBytes: number;
+    received: number;
+    receivedBytes: number;
+  };
   /**
    * Called when the peer signalled and packets may be waiting. The default
    * drains into {@link ChannelPipe.onPacket}.
@@ -228,7 +211,28 @@ export class ChannelPipe {
     this.incoming = incoming;
     this.signalPeer = signalPeer;
     this.poller = poller;
-    this.stats = ringStats(outgoing, incoming);
+    this.base = {
+      sent: outgoing.packetsWritten,
+      sentBytes: outgoing.payloadBytesWritten,
+      received: incoming.packetsRead,
+      receivedBytes: incoming.payloadBytesRead,
+    };
+  }
+
+  /**
+   * The counters, as a snapshot: the packet and payload byte counts come
+   * from the rings' own counters (each packet is counted once, by its
+   * ring), counted from the pipe's start; the rest are the pipe's.
+   */
+  get stats(): PipeStats {
+    const { outgoing, incoming, base } = this;
+    return {
+      ...this.counters,
+      packetsSent: outgoing.packetsWritten - base.sent,
+      bytesSent: outgoing.payloadBytesWritten - base.sentBytes,
+      packetsReceived: incoming.packetsRead - base.received,
+      bytesReceived: incoming.payloadBytesRead - base.receivedBytes,
+    };
   }
 
   /**
@@ -298,7 +302,7 @@ export class ChannelPipe {
     // simple, which keeps this function small enough to inline.
     if (!this.open) throw this.closedError();
     if (!this.outgoing.writePacket(type, flags, idLow, idHigh, payload, ext ?? EMPTY)) {
-      this.stats.ringFull++;
+      this.counters.ringFull++;
       return false;
     }
     return true;
@@ -332,10 +336,10 @@ export class ChannelPipe {
   private raise(): void {
     if (this.toDrop > 0) {
       this.toDrop--;
-      this.stats.interruptsDropped++;
+      this.counters.interruptsDropped++;
       return;
     }
-    this.stats.interruptsSent++;
+    this.counters.interruptsSent++;
     this.signalPeer();
   }
 
@@ -353,11 +357,11 @@ export class ChannelPipe {
   flush(): void {
     if (this.outgoing.uncommittedBytes === 0) return;
     const used = this.outgoing.usedBytes;
-    if (used > this.stats.ringHighWater) this.stats.ringHighWater = used;
+    if (used > this.counters.ringHighWater) this.counters.ringHighWater = used;
     if (this.outgoing.commitWrite()) {
       this.raise();
     } else {
-      this.stats.interruptsSuppressed++;
+      this.counters.interruptsSuppressed++;
     }
   }
 
@@ -466,7 +470,7 @@ export class ChannelPipe {
    */
   notify(): void {
     if (!this.open) return;
-    this.stats.interruptsReceived++;
+    this.counters.interruptsReceived++;
     if (this.spaceWaiters.length > 0) {
       const waiters = this.spaceWaiters;
       this.spaceWaiters = [];
