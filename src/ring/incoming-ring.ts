@@ -222,6 +222,16 @@ export class IncomingRing {
     this.committed = this.head;
     const pending = control.pendingSendSize & ~7;
     if (pending === 0) return false;
+    return this.crossedPending(before, pending);
+  }
+
+  /**
+   * Whether this commit moved the free space across the writer's pending
+   * send size (`commitRead`'s rare case, a method of its own so that
+   * `commitRead` stays small enough for V8 to inline cheaply).
+   */
+  private crossedPending(before: number, pending: number): boolean {
+    const control = this.memory.control;
     const w = control.writeIndex;
     if (w >= this.dataSize || w % 8 !== 0) return false;
     const freeBefore = this.dataSize - this.usedFrom(before, w);

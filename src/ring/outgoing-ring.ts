@@ -219,7 +219,9 @@ export class OutgoingRing {
     words[(p >>> 2) + 1] = hi;
     p += 8;
     if (p === size) p = 0;
-    if (extLength !== 0) p = mem.copyIn(ext, 0, extLength, p);
+    // One copyIn call site, so V8 inlines it once; extension headers (not
+    // on every packet) and padding go through methods of their own.
+    if (extLength !== 0) p = this.writeExtension(ext, p);
     if (payload.length !== 0) p = mem.copyIn(payload, 0, payload.length, p);
     if (length !== body) mem.zero(p, length - body);
     // Trailer: u64 with the packet's start offset in its high half (§1.5 step 5).
@@ -240,6 +242,11 @@ export class OutgoingRing {
     const used = d < 0 ? d + size : d;
     if (used > this.highWater) this.highWater = used;
     return true;
+  }
+
+  /** Copies an extension header in after the descriptor (kept out of `writePacket`). */
+  private writeExtension(ext: Uint8Array, p: number): number {
+    return this.memory.copyIn(ext, 0, ext.length, p);
   }
 
   /**

@@ -115,14 +115,23 @@ export class RingMemory {
    * @returns the data-area offset after the copy
    */
   copyIn(src: Uint8Array, start: number, end: number, pos: number): number {
+    // The per-packet case (a whole payload, contiguous) is kept this short so
+    // that V8 inlines it into writers (it inlines functions of at most 460
+    // bytecodes); the rest is a method of its own.
+    const n = end - start;
+    if (n >= 32 && start === 0 && end === src.length && n <= this.dataSize - pos) {
+      // The whole source, contiguous: memcpy with no view to allocate.
+      typedArraySet.call(this.bytes, src, pos);
+      return pos + n === this.dataSize ? 0 : pos + n;
+    }
+    return this.copyInSlow(src, start, end, pos);
+  }
+
+  /** `copyIn` past its per-packet case: parts of a source, wrapping copies, small copies. */
+  private copyInSlow(src: Uint8Array, start: number, end: number, pos: number): number {
     const n = end - start;
     const size = this.dataSize;
     const room = size - pos;
-    if (n <= room && start === 0 && end === src.length && n >= 32) {
-      // The whole source, contiguous: memcpy with no view to allocate.
-      typedArraySet.call(this.bytes, src, pos);
-      return pos + n === size ? 0 : pos + n;
-    }
     if (n > SMALL_COPY) {
       if (n <= room) {
         typedArraySet.call(this.bytes, src.subarray(start, end), pos);
