@@ -11,6 +11,10 @@ import { describe, it } from 'node:test';
 import {
   connectedChannels,
   createKmclPair,
+  EventWord,
+  type LinkEndpoint,
+  LinkPump,
+  type LinkTarget,
   PipePoller,
   VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION,
   VmbPacketAllocate,
@@ -57,6 +61,69 @@ describe('PipePoller', () => {
     } finally {
       dispose();
     }
+  });
+
+  it('a pump busy with parked rings skips the message ring until its doorbell moves, then handles the message at once', async () => {
+    // A fake endpoint and poller, so the loop's choices are counted exactly:
+    // the parked ring has packets on 400 polls in a row, and a message
+    // arrives (doorbell rung) at the 100th.
+    const doorbell = new EventWord(new Int32Array(new SharedArrayBuffer(8)), 0);
+    let waiting = 0;
+    let endpointPolls = 0;
+    const endpoint = {
+      doorbell,
+      closed: false,
+      poll(handlers: { message(bytes: Uint8Array): void }) {
+        endpointPolls++;
+        if (waiting === 0) return false;
+        waiting = 0;
+        handlers.message(new Uint8Array(8));
+        return true;
+      },
+      close() {},
+    };
+    const BUSY = 400;
+    let hits = 0;
+    let receivedAt = -1;
+    let pollsDuringBusy = -1;
+    const poller = {
+      active: false,
+      parked: 1,
+      poll() {
+        if (hits >= BUSY) return false;
+        hits++;
+        if (hits === 100) {
+          waiting = 1;
+          doorbell.signal();
+        }
+        if (hits === BUSY) pollsDuringBusy = endpointPolls;
+        return true;
+      },
+      quiesce: () => false,
+    };
+    const target = {
+      receive: () => {
+        receivedAt = hits;
+      },
+      channelEvent: () => {},
+      detach: () => {},
+      poller: poller as unknown as PipePoller,
+      log: { violation: () => {} },
+    };
+    const pump = new LinkPump(endpoint as unknown as LinkEndpoint, target as LinkTarget, {
+      spin: 50,
+    });
+    const done = pump.start();
+    await until(() => hits === BUSY, 'the busy spell');
+    pump.stop();
+    await done;
+    assert.ok(
+      receivedAt >= 100 && receivedAt <= 102,
+      `message handled at parked poll ${receivedAt}`,
+    );
+    // One poll of the endpoint at the start and one after the doorbell
+    // moved, not one per parked poll.
+    assert.ok(pollsDuringBusy <= 3, `${pollsDuringBusy} endpoint polls in 400 busy parked polls`);
   });
 
   it('KMCL channels: round trips complete with parked rings, and after a quiet spell', async () => {

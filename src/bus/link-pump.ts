@@ -38,6 +38,10 @@ export interface LinkTarget {
 
 /** Iterations with work between yields to the event loop. */
 const YIELD_EVERY = 64;
+/** What a spin found: nothing, a doorbell change, packets on a parked ring. */
+const SPUN_NOTHING = 0;
+const SPUN_BELL = 1;
+const SPUN_PARKED = 2;
 
 /**
  * Runs an endpoint until the link closes or {@link LinkPump.stop} is called.
@@ -95,20 +99,21 @@ export class LinkPump {
   }
 
   /**
-   * Polls the doorbell and the parked channel rings up to `spin` times;
-   * true when the doorbell moved or a parked ring had packets.
+   * Polls the doorbell and the parked channel rings up to `spin` times:
+   * SPUN_BELL when the doorbell moved, SPUN_PARKED when a parked ring had
+   * packets (they were read), SPUN_NOTHING when neither happened.
    */
-  private spinFor(seen: number, poller: PipePoller | undefined): boolean {
+  private spinFor(seen: number, poller: PipePoller | undefined): number {
     const bell = this.endpoint.doorbell;
     if (!poller) {
-      for (let i = 0; i < this.spin; i++) if (bell.value !== seen) return true;
-      return false;
+      for (let i = 0; i < this.spin; i++) if (bell.value !== seen) return SPUN_BELL;
+      return SPUN_NOTHING;
     }
     for (let i = 0; i < this.spin; i++) {
-      if (bell.value !== seen) return true;
-      if (poller.parked > 0 && poller.poll()) return true;
+      if (bell.value !== seen) return SPUN_BELL;
+      if (poller.parked > 0 && poller.poll()) return SPUN_PARKED;
     }
-    return false;
+    return SPUN_NOTHING;
   }
 
   private async loop(): Promise<void> {
@@ -151,10 +156,26 @@ export class LinkPump {
         if (++busy % YIELD_EVERY === 0) await yieldTask();
         continue;
       }
-      if (this.spin > 0 && this.spinFor(seen, poller)) {
-        this.spinHits++;
-        if (++busy % YIELD_EVERY === 0) await yieldTask();
-        continue;
+      if (this.spin > 0) {
+        let spun = this.spinFor(seen, poller);
+        // While only parked rings have packets the doorbell stays where it
+        // was: the peer rings it after every message and event flag it
+        // writes, so endpoint.poll would find nothing, and the pump spins
+        // on (a busy channel's passes skip the message ring and the flag
+        // words). A doorbell change goes back to endpoint.poll.
+        while (spun === SPUN_PARKED) {
+          this.spinHits++;
+          if (++busy % YIELD_EVERY === 0) {
+            await yieldTask();
+            if (this.stopped) break;
+          }
+          spun = this.spinFor(seen, poller);
+        }
+        if (spun === SPUN_BELL) {
+          this.spinHits++;
+          if (++busy % YIELD_EVERY === 0) await yieldTask();
+        }
+        if (spun !== SPUN_NOTHING) continue;
       }
       if (poller) {
         // About to sleep: every parked ring is unmasked and re-checked.

@@ -278,7 +278,11 @@ export class LinkEndpoint {
       return true;
     }
     for (let s = 0; s < FLAG_WORDS >>> 5; s++) {
-      let summary = Atomics.exchange(this.words, this.inSummary + s, 0);
+      // A plain load first: the locked exchange only when a bit is set.
+      let summary =
+        Atomics.load(this.words, this.inSummary + s) === 0
+          ? 0
+          : Atomics.exchange(this.words, this.inSummary + s, 0);
       while (summary !== 0) {
         const i = s * 32 + 31 - Math.clz32(summary & -summary);
         summary &= summary - 1;
