@@ -163,17 +163,11 @@ export class LinkPump {
         // writes, so endpoint.poll would find nothing, and the pump spins
         // on (a busy channel's passes skip the message ring and the flag
         // words). A doorbell change goes back to endpoint.poll.
-        while (spun === SPUN_PARKED) {
-          this.spinHits++;
-          if (++busy % YIELD_EVERY === 0) {
-            await yieldTask();
-            if (this.stopped) break;
-          }
-          spun = this.spinFor(seen, poller);
-        }
-        if (spun === SPUN_BELL) {
+        while (spun !== SPUN_NOTHING) {
           this.spinHits++;
           if (++busy % YIELD_EVERY === 0) await yieldTask();
+          if (spun === SPUN_BELL || this.stopped) break;
+          spun = this.spinFor(seen, poller);
         }
         if (spun !== SPUN_NOTHING) continue;
       }
