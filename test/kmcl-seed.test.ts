@@ -238,6 +238,44 @@ describe('VmbPacketInitialize', () => {
     await pair.dispose();
   });
 
+  it('keeps the packet with its memory: any number of buffers, non-extensible ones too, nothing visible on the buffer', async () => {
+    const pair = await createKmclPair({ configureServer: echoServer });
+    const size = VmbChannelSizeofPacket(pair.client);
+    const sealed = new Uint8Array(size);
+    Object.preventExtensions(sealed);
+    const plain = new Uint8Array(size);
+    const shared = new SharedArrayBuffer(size);
+    const handles: (Uint8Array | SharedArrayBuffer)[] = [sealed, plain, shared];
+    for (const h of handles)
+      assert.equal(st(VmbPacketInitialize(pair.client, h, size)), 'STATUS_SUCCESS');
+    // No key is added that enumeration or JSON would show.
+    assert.deepEqual(Object.keys(plain), Object.keys(new Uint8Array(size)));
+    assert.equal(Object.keys(JSON.parse(JSON.stringify(plain))).length, size);
+    const got: string[] = [];
+    const all = handles.map(
+      (h, i) =>
+        new Promise<void>((resolve) => {
+          VmbPacketSetPointer(h, i);
+          VmbPacketSetCompletionRoutine(h, (p, status, buf) => {
+            got.push(`${VmbPacketGetPointer(p)} ${p === h} ${status} ${buf[0]}`);
+            resolve();
+          });
+        }),
+    );
+    handles.forEach((h, i) => {
+      assert.equal(st(VmbPacketSend(h, new Uint8Array([10 * i]), 1, null, WAIT)), 'STATUS_SUCCESS');
+    });
+    await Promise.all(all);
+    assert.deepEqual(got.sort(), ['0 true 0 1', '1 true 0 11', '2 true 0 21']);
+    // A non-extensible buffer initialised again is the new packet too.
+    const other = await createKmclPair({ configureServer: echoServer });
+    assert.equal(st(VmbPacketInitialize(other.client, sealed, size)), 'STATUS_SUCCESS');
+    assert.equal(VmbPacketGetChannel(sealed), other.client);
+    assert.equal(VmbPacketGetChannel(plain), pair.client);
+    await pair.dispose();
+    await other.dispose();
+  });
+
   it('refuses a payload larger than the maximum packet size', async () => {
     const pair = await createKmclPair({ configureClient: (c) => c.initSetMaximumPacketSize(64) });
     const memory = new ArrayBuffer(VmbChannelSizeofPacket(pair.client));

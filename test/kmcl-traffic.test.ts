@@ -111,6 +111,48 @@ describe('completions', () => {
     assert.equal(completions, 1);
     await pair.dispose();
   });
+
+  it("drops a completion that names a packet's earlier slot while that packet waits in another", async () => {
+    // A finished transaction leaves its packet in the slot table; a
+    // completion for that slot must not reach the packet's new transaction.
+    const tokens: KmclIncoming[] = [];
+    const pair = await createKmclPair({
+      configureServer: (c) => c.initSetProcessPacketCallbacks((_ch, p) => tokens.push(p)),
+    });
+    const a = VmbPacketAllocate(pair.client)!;
+    const b = VmbPacketAllocate(pair.client)!;
+    let aDone = 0;
+    let bDone = 0;
+    VmbPacketSetCompletionRoutine(a, () => aDone++);
+    VmbPacketSetCompletionRoutine(b, () => bDone++);
+    VmbPacketSend(a, new Uint8Array(8), 8, null, WAIT);
+    VmbPacketSend(b, new Uint8Array(8), 8, null, WAIT);
+    await until(() => tokens.length === 2, 'two deliveries');
+    const [ta, tb] = tokens as [KmclIncoming, KmclIncoming];
+    assert.deepEqual([ta.idLow, tb.idLow], [1, 2]);
+    VmbChannelPacketComplete(ta, null, 0);
+    VmbChannelPacketComplete(tb, null, 0);
+    await until(() => aDone === 1 && bDone === 1, 'both completions');
+    // Slot 2 is free last, so a goes there; slot 1 still names a.
+    VmbPacketSend(a, new Uint8Array(8), 8, null, WAIT);
+    await until(() => tokens.length === 3, 'the third delivery');
+    const again = tokens[2]!;
+    assert.equal(again.idLow, 2);
+    again.idLow = 1;
+    VmbChannelPacketComplete(again, null, 0);
+    await until(() => pair.client.stats.unmatchedCompletions === 1, 'the unmatched completion');
+    await tick(10);
+    assert.equal(aDone, 1);
+    assert.equal(
+      ntStatusName(VmbPacketSend(a, new Uint8Array(8), 8, null, WAIT)),
+      'STATUS_INVALID_DEVICE_STATE',
+      'a is still in flight',
+    );
+    await pair.dispose();
+    // Closing the channel cancels a's transaction once.
+    assert.equal(aDone, 2);
+    assert.equal(bDone, 1);
+  });
 });
 
 describe('incoming packet objects', () => {

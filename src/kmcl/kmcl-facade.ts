@@ -40,7 +40,12 @@ import {
 } from './kmcl-constants.js';
 import { KmclError } from './kmcl-error.js';
 import type { KmclIncoming } from './kmcl-incoming.js';
-import { type DriverCompletionRoutine, type ExternalData, KmclPacket } from './kmcl-packet.js';
+import {
+  type DriverCompletionRoutine,
+  type ExternalData,
+  KmclPacket,
+  PACKET_OBJECT,
+} from './kmcl-packet.js';
 
 /**
  * `VMBCHANNEL`.
@@ -309,30 +314,20 @@ export type EVT_VMB_CHANNEL_SAVE_PACKET = SavePacketCallback;
  */
 export type EVT_VMB_CHANNEL_RESTORE_PACKET = RestorePacketCallback;
 
+/**
+ * Packets of caller memory that cannot carry {@link PACKET_OBJECT}
+ * (a buffer made non-extensible before VmbPacketInitialize).
+ */
 const initialized = new WeakMap<object, KmclPacket>();
 
 /**
- * The packet of the last handle looked up or completed: a driver that sends
- * again from a packet's completion routine (with the handle that routine
- * was given) finds its packet without a WeakMap lookup or a class check,
- * whether the packet is in caller memory or from VmbPacketAllocate.
- * VmbPacketInitialize puts the newest packet of a memory here, so an older
- * packet of the same memory is never found through it.
+ * The packet object of a handle: the handle's {@link PACKET_OBJECT}
+ * property (set by VmbPacketInitialize on the caller's buffer, or the
+ * library-owned packet itself), else the table of non-extensible buffers.
  */
-let lastPacket: KmclPacket | null = null;
-
 function packetOf(handle: VMBPACKET): KmclPacket | undefined {
-  const last = lastPacket;
-  if (last !== null && last.handle === handle) return last;
-  return lookUpPacket(handle);
-}
-
-/** `packetOf` past its cache (a function of its own, so `packetOf` inlines cheaply). */
-function lookUpPacket(handle: VMBPACKET): KmclPacket | undefined {
-  if (handle instanceof KmclPacket) return handle;
-  const packet = initialized.get(handle);
-  if (packet !== undefined) lastPacket = packet;
-  return packet;
+  const packet = (handle as { [PACKET_OBJECT]?: KmclPacket })[PACKET_OBJECT];
+  return packet !== undefined ? packet : initialized.get(handle);
 }
 
 const EMPTY_BUFFER = new Uint8Array(0);
@@ -926,13 +921,20 @@ export function VmbPacketInitialize(
   ByteCount: number,
 ): number {
   if (VmbPacket instanceof KmclPacket) return NTSTATUS.STATUS_INVALID_PARAMETER_2;
-  const existing = initialized.get(VmbPacket);
+  const existing = packetOf(VmbPacket);
   if (existing?.inFlight) return NTSTATUS.STATUS_INVALID_DEVICE_STATE;
   return status(() => {
     const packet = Channel.initializePacket(VmbPacket, ByteCount);
     packet.handle = VmbPacket;
-    initialized.set(VmbPacket, packet);
-    lastPacket = packet;
+    // The newest packet of a memory is the one its handle finds.
+    if (Object.isExtensible(VmbPacket))
+      Object.defineProperty(VmbPacket, PACKET_OBJECT, {
+        value: packet,
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
+    else initialized.set(VmbPacket, packet);
   });
 }
 /**
@@ -993,9 +995,7 @@ export function VmbPacketSetCompletionRoutine(
  * per packet), calling the driver's routine with the packet's handle.
  */
 function callDriverRoutine(packet: KmclPacket, status: number, buffer: Uint8Array, length: number) {
-  const handle = packet.handle;
-  if (lastPacket !== packet) lastPacket = packet;
-  packet.driverRoutine!(handle, status, buffer, length);
+  packet.driverRoutine!(packet.handle, status, buffer, length);
 }
 /**
  * VmbPacketSetPointer: Stores a value of the driver's with a packet object.

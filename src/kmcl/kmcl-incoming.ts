@@ -56,6 +56,8 @@ export type IncomingState = 'free' | 'delivering' | 'outstanding' | 'deferred' |
 export class KmclIncoming {
   /** The channel it arrived on. */
   readonly channel: KmclChannel;
+  /** Its place among the channel's tokens (free tokens are kept by index). */
+  readonly index: number;
   /** Payload bytes (the first `length` are the packet's). */
   buffer: Uint8Array;
   /** Payload length (padding included: the ring does not carry exact lengths). */
@@ -91,9 +93,11 @@ export class KmclIncoming {
    * @param channel - the channel
    * @param capacity - payload bytes to reserve
    * @param contextSize - bytes of client context
+   * @param index - its place among the channel's tokens
    */
-  constructor(channel: KmclChannel, capacity: number, contextSize: number) {
+  constructor(channel: KmclChannel, capacity: number, contextSize: number, index: number) {
     this.channel = channel;
+    this.index = index;
     this.buffer = new Uint8Array(capacity);
     this.clientContext = new Uint8Array(contextSize);
   }

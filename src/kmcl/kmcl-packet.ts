@@ -41,6 +41,16 @@ export const PACKET_HEADER_SIZE = 48;
 const MAGIC = 0x504d4256;
 
 /**
+ * The property by which a packet's handle leads to its packet object. A
+ * caller-memory packet lives in the caller's buffer (VmbPacketInitialize),
+ * so the buffer object carries it under this symbol, as a Windows packet
+ * object sits in the memory the driver gave; a library-owned packet
+ * carries itself. One property load finds the packet on every send, with
+ * no lookup table and no per-packet store.
+ */
+export const PACKET_OBJECT: unique symbol = Symbol('vmbus-kmcl packet object');
+
+/**
  * Packet states ({@link KmclPacket.state}).
  *
  * @example
@@ -177,6 +187,8 @@ export class KmclPacket {
   pointer: unknown = null;
   /** The handle the driver knows the packet by (its own buffer, for VmbPacketInitialize). */
   handle: object = this;
+  /** A library-owned packet is its own handle: the handle's {@link PACKET_OBJECT} is the packet. */
+  readonly [PACKET_OBJECT]: KmclPacket = this;
   /** The completion routine; null on a freshly initialised caller-memory packet. */
   completionRoutine: PacketCompletionRoutine | null = null;
   /** The driver's routine set through the facade (called by `completionRoutine` with the handle). */
