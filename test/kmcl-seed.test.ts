@@ -276,6 +276,26 @@ describe('VmbPacketInitialize', () => {
     await other.dispose();
   });
 
+  it('treats a handle that is no packet (null, undefined, a number, a plain object) as no packet, without throwing', async () => {
+    const pair = await createKmclPair();
+    const size = VmbChannelSizeofPacket(pair.client);
+    for (const h of [null, undefined, 7, {}] as unknown as VMBPACKET[]) {
+      assert.equal(
+        st(VmbPacketSend(h, new Uint8Array(1), 1, null, 0)),
+        'STATUS_INVALID_PARAMETER_1',
+      );
+      assert.equal(VmbPacketGetPointer(h), null);
+      assert.equal(VmbPacketGetChannel(h), null);
+      VmbPacketSetPointer(h, 1);
+      VmbPacketFree(h);
+      assert.equal(
+        st(VmbPacketInitialize(pair.client, h as unknown as Uint8Array, size)),
+        'STATUS_INVALID_PARAMETER_3',
+      );
+    }
+    await pair.dispose();
+  });
+
   it('refuses a payload larger than the maximum packet size', async () => {
     const pair = await createKmclPair({ configureClient: (c) => c.initSetMaximumPacketSize(64) });
     const memory = new ArrayBuffer(VmbChannelSizeofPacket(pair.client));

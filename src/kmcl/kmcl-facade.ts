@@ -326,6 +326,7 @@ const initialized = new WeakMap<object, KmclPacket>();
  * library-owned packet itself), else the table of non-extensible buffers.
  */
 function packetOf(handle: VMBPACKET): KmclPacket | undefined {
+  if (handle === null || handle === undefined) return undefined;
   const packet = (handle as { [PACKET_OBJECT]?: KmclPacket })[PACKET_OBJECT];
   return packet !== undefined ? packet : initialized.get(handle);
 }
