@@ -1376,7 +1376,7 @@ export class KmclChannel {
   /** The packet whose transaction holds slot `index` (0-based), or null for a free slot. */
   private inSlot(index: number): KmclPacket | null {
     const packet = this.slots[index];
-    return packet !== undefined && packet !== null && packet.slot === index + 1 ? packet : null;
+    return packet?.slot === index + 1 ? packet : null;
   }
 
   /** A transaction slot when none is free: the table grows (kept off the per-packet path). */
@@ -1779,11 +1779,9 @@ export class KmclChannel {
     idHigh: number,
     p: { payloadLength: number; copyPayload(d: Uint8Array, o?: number, m?: number): number },
   ): void {
-    const slot = idLow - 1;
-    const packet = slot >= 0 ? this.slots[slot] : null;
+    const packet = idLow >= 1 ? this.inSlot(idLow - 1) : null;
     if (
       !packet ||
-      packet.slot !== idLow ||
       packet.generation !== idHigh ||
       packet.state !== PACKET_STATE.AWAITING_COMPLETION
     ) {
