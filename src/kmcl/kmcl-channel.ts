@@ -28,7 +28,6 @@ import {
   PACKET_FLAG_COMPLETION_REQUESTED,
   PACKET_TYPE_COMPLETION,
   PACKET_TYPE_GPA_DIRECT,
-  PACKET_TYPE_IN_BAND,
   PACKET_TYPE_TRANSFER_PAGES,
 } from '../protocol/packet-descriptor.js';
 import { OFFER_FLAG } from '../protocol/versions.js';
@@ -302,10 +301,15 @@ export const KMCL_DEFAULTS = {
 } as const;
 
 const SEND_SLOT_LIMIT = 0xffff;
-/** Packets a pump writes before publishing them (one index store, at most one interrupt). */
-const PUBLISH_BATCH = 16;
-/** Packets a pump reads before it gives their ring space back (a long pass keeps the ring from filling). */
-const COMMIT_EVERY = 16;
+// The per-packet path (send, the pump, completions) writes its numbers as
+// literals, each named in a comment: in V8 11's optimized code every read
+// of a module binding, imported or not, is a load and a check for the TDZ
+// hole (docs/performance.md, "Literals on the per-packet path"). Two are
+// this file's own:
+// - PUBLISH_BATCH = 16: packets a pump writes before publishing them (one
+//   index store, at most one interrupt);
+// - COMMIT_EVERY = 16: packets a pump reads before it gives their ring
+//   space back (a long pass keeps the ring from filling).
 const FIRST_MMIO = 0xf000_0000n;
 
 let serials = 0;
@@ -438,6 +442,8 @@ export class KmclChannel {
   private outstanding = 0;
   private readonly redeliver: KmclIncoming[] = [];
   private pumping = false;
+  /** An empty payload, held here so the per-packet path reads a field, not a module binding. */
+  private readonly empty = EMPTY;
   /** Packets written during a pump and not yet published (see {@link KmclChannel.emit}). */
   private unpublished = 0;
   private pumpScheduled = false;
@@ -1242,7 +1248,7 @@ export class KmclChannel {
       packet.completionRoutine === null ||
       packet.inFlight ||
       this.cleanedUp ||
-      (flags & ~VMBUS_CHANNEL_FORMAT_FLAGS) !== 0 ||
+      (flags & ~7) /* VMBUS_CHANNEL_FORMAT_FLAGS */ !== 0 ||
       !Number.isInteger(length) ||
       length < 0 ||
       length > buffer.length ||
@@ -1252,8 +1258,7 @@ export class KmclChannel {
     if (external !== null) this.checkExternal(external);
     packet.external = external;
     packet.sendFlags = flags;
-    if ((flags & VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION) !== 0 || external !== null)
-      this.assignSlot(packet);
+    if ((flags & 1) /* WAIT_FOR_COMPLETION */ !== 0 || external !== null) this.assignSlot(packet);
     else packet.slot = 0;
     const payload = length === buffer.length ? buffer : buffer.subarray(0, length);
     if (this.started && this.sendQueue.length === 0 && this.writePacket(packet, payload)) return;
@@ -1472,17 +1477,19 @@ export class KmclChannel {
     if (pipe === null) return false;
     if (packet.external !== null) return this.writeExternal(pipe, packet, packet.external, payload);
     const slot = packet.slot;
-    const flags = slot !== 0 ? PACKET_FLAG_COMPLETION_REQUESTED : 0;
+    const flags = slot !== 0 ? 1 /* PACKET_FLAG_COMPLETION_REQUESTED */ : 0;
     // emit's steps written out (one call level fewer on the per-packet
     // path; see VmbPacketSend in the facade for what that measured).
-    if (!pipe.write(PACKET_TYPE_IN_BAND, flags, slot, packet.generation, payload, EMPTY)) {
+    if (
+      !pipe.write(6 /* PACKET_TYPE_IN_BAND */, flags, slot, packet.generation, payload, this.empty)
+    ) {
       this.publish(pipe);
       return false;
     }
     this.written(pipe);
     this.stats.packetsSent++;
-    if (slot !== 0) packet.state = PACKET_STATE.AWAITING_COMPLETION;
-    else this.finishPacket(packet, NTSTATUS.STATUS_SUCCESS, 0);
+    if (slot !== 0) packet.state = 2 /* PACKET_STATE.AWAITING_COMPLETION */;
+    else this.finishPacket(packet, 0 /* STATUS_SUCCESS */, 0);
     return true;
   }
 
@@ -1538,7 +1545,7 @@ export class KmclChannel {
   /**
    * Writes one packet. Inside a pump (a process-packet callback completing,
    * a completion routine sending again) packets are published
-   * {@link PUBLISH_BATCH} at a time and at the end of the pump's pass: one
+   * PUBLISH_BATCH (16) at a time and at the end of the pump's pass: one
    * index store and at most one interrupt for the lot (spec §1.8), while
    * the peer can already work on the first ones; elsewhere a packet is
    * published at once. A full ring publishes what is pending first, so the peer can
@@ -1563,7 +1570,7 @@ export class KmclChannel {
 
   /** A packet was written: publish it now, or with its batch inside a pump (see `emit`). */
   private written(pipe: ChannelPipe): void {
-    if (this.pumping && ++this.unpublished < PUBLISH_BATCH) return;
+    if (this.pumping && ++this.unpublished < 16 /* PUBLISH_BATCH */) return;
     this.unpublished = 0;
     pipe.flush();
   }
@@ -1595,7 +1602,7 @@ export class KmclChannel {
       this.freeSlots.push(packet.slot - 1);
       packet.slot = 0;
     }
-    packet.state = PACKET_STATE.IDLE;
+    packet.state = 0 /* PACKET_STATE.IDLE */;
     packet.external = null;
     packet.queuedPayload = null;
     const routine = packet.completionRoutine;
@@ -1664,18 +1671,18 @@ export class KmclChannel {
         ) {
           // Every packet is copied out before it is handled, so its ring
           // space can go back while a long pass goes on (spec §1.6 step 6).
-          if (++sinceCommit === COMMIT_EVERY) {
+          if (++sinceCommit === 16 /* COMMIT_EVERY */) {
             sinceCommit = 0;
             if (ring.commitRead()) pipe.notifyPeer();
           }
-          if (p.type === PACKET_TYPE_COMPLETION) {
+          if (p.type === 11 /* PACKET_TYPE_COMPLETION */) {
             this.takeCompletion(p.transactionIdLow, p.transactionIdHigh, p);
             continue;
           }
           if (
-            p.type !== PACKET_TYPE_IN_BAND &&
-            p.type !== PACKET_TYPE_GPA_DIRECT &&
-            p.type !== PACKET_TYPE_TRANSFER_PAGES
+            p.type !== 6 /* IN_BAND */ &&
+            p.type !== 9 /* GPA_DIRECT */ &&
+            p.type !== 7 /* TRANSFER_PAGES */
           )
             continue;
           const token = this.token();
@@ -1783,7 +1790,7 @@ export class KmclChannel {
     if (
       !packet ||
       packet.generation !== idHigh ||
-      packet.state !== PACKET_STATE.AWAITING_COMPLETION
+      packet.state !== 2 // PACKET_STATE.AWAITING_COMPLETION
     ) {
       this.stats.unmatchedCompletions++;
       return;
@@ -1793,7 +1800,7 @@ export class KmclChannel {
         ? 0
         : p.copyPayload(this.completionScratch, 0, this.completionScratch.length);
     this.stats.completionsReceived++;
-    this.finishPacket(packet, NTSTATUS.STATUS_SUCCESS, n);
+    this.finishPacket(packet, 0 /* STATUS_SUCCESS */, n);
   }
 
   /**
@@ -1816,13 +1823,13 @@ export class KmclChannel {
     if (token.completionRequested && this.pipe?.isOpen) {
       const data =
         length === 0 || !buffer
-          ? EMPTY
+          ? this.empty
           : length === buffer.length
             ? buffer
             : buffer.subarray(0, length);
       if (
         this.pendingCompletions.length === 0 &&
-        this.emit(this.pipe, PACKET_TYPE_COMPLETION, 0, token.idLow, token.idHigh, data, EMPTY)
+        this.emit(this.pipe, 11 /* COMPLETION */, 0, token.idLow, token.idHigh, data, this.empty)
       )
         this.stats.completionsSent++;
       else this.holdCompletion(token, data);

@@ -1114,7 +1114,7 @@ export function VmbPacketSend(
   if (packet === undefined) return NTSTATUS.STATUS_INVALID_PARAMETER_1;
   try {
     packet.channel.send(packet, Buffer ?? EMPTY_BUFFER, BufferLength, null, Flags);
-    return NTSTATUS.STATUS_SUCCESS;
+    return 0; // STATUS_SUCCESS, a literal on the per-packet path (see KmclChannel)
   } catch (e) {
     return statusOf(e);
   }

@@ -229,7 +229,7 @@ export class KmclPacket {
 
   /** Whether the packet is queued or waiting for its completion. */
   get inFlight(): boolean {
-    return this.state !== PACKET_STATE.IDLE;
+    return this.state !== 0; // PACKET_STATE.IDLE, a literal on the per-packet path
   }
 
   /**

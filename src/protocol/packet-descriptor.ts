@@ -159,11 +159,13 @@ export function packetTypeName(type: number): string {
  * ```
  */
 export function isKnownPacketType(type: number): boolean {
+  // Literals, not the constants above: this runs for every packet read,
+  // and V8 loads and checks a module binding at each use (see RingMemory).
   return (
-    type === PACKET_TYPE_IN_BAND ||
-    type === PACKET_TYPE_TRANSFER_PAGES ||
-    type === PACKET_TYPE_GPA_DIRECT ||
-    type === PACKET_TYPE_COMPLETION
+    type === 6 /* PACKET_TYPE_IN_BAND */ ||
+    type === 7 /* PACKET_TYPE_TRANSFER_PAGES */ ||
+    type === 9 /* PACKET_TYPE_GPA_DIRECT */ ||
+    type === 11 /* PACKET_TYPE_COMPLETION */
   );
 }
 
@@ -182,7 +184,7 @@ export function isKnownPacketType(type: number): boolean {
  * ```
  */
 export function minimumOffset8(type: number): number {
-  return type === PACKET_TYPE_TRANSFER_PAGES || type === PACKET_TYPE_GPA_DIRECT ? 3 : 2;
+  return type === 7 /* TRANSFER_PAGES */ || type === 9 /* GPA_DIRECT */ ? 3 : 2;
 }
 
 /**
@@ -309,7 +311,7 @@ export function checkDescriptor(
   if (offset8 < 2) return 'VMBUS_PACKET_BAD_OFFSET8';
   if (len8 < offset8) return 'VMBUS_PACKET_BAD_LEN8';
   if (!isKnownPacketType(type)) return 'VMBUS_PACKET_BAD_TYPE';
-  if ((flags & ~PACKET_FLAGS_KNOWN) !== 0) return 'VMBUS_PACKET_BAD_FLAGS';
+  if ((flags & ~1) !== 0) return 'VMBUS_PACKET_BAD_FLAGS'; // outside PACKET_FLAGS_KNOWN
   if (offset8 < minimumOffset8(type)) return 'VMBUS_PACKET_BAD_OFFSET8';
   return null;
 }

@@ -53,11 +53,10 @@ export const CONTROL_PAGE_SIZE = 4096;
  */
 export const FEATURE_PENDING_SEND_SIZE = 1;
 
-const WRITE_INDEX = 0;
-const READ_INDEX = 1;
-const INTERRUPT_MASK = 2;
-const PENDING_SEND_SIZE = 3;
-const FEATURE_BITS = 16;
+// The u32 words of spec §1.2, by index: write_index 0, read_index 1,
+// interrupt_mask 2, pending_send_sz 3, feature_bits 16. The accessors
+// write them as literals: V8 11's optimized code loads and checks a module
+// binding at every use (docs/performance.md, "Literals on the per-packet path").
 const CONTROL_WORDS = 32;
 
 /**
@@ -143,41 +142,41 @@ export class ControlPage {
 
   /** Data-area offset of the next packet the writer will write. */
   get writeIndex(): number {
-    return Atomics.load(this.words, WRITE_INDEX);
+    return Atomics.load(this.words, 0);
   }
   set writeIndex(value: number) {
-    Atomics.store(this.words, WRITE_INDEX, value);
+    Atomics.store(this.words, 0, value);
   }
 
   /** Data-area offset of the next packet the reader will read. */
   get readIndex(): number {
-    return Atomics.load(this.words, READ_INDEX);
+    return Atomics.load(this.words, 1);
   }
   set readIndex(value: number) {
-    Atomics.store(this.words, READ_INDEX, value);
+    Atomics.store(this.words, 1, value);
   }
 
   /** Non-zero while the reader drains: the writer must not signal. */
   get interruptMask(): number {
-    return Atomics.load(this.words, INTERRUPT_MASK);
+    return Atomics.load(this.words, 2);
   }
   set interruptMask(value: number) {
-    Atomics.store(this.words, INTERRUPT_MASK, value);
+    Atomics.store(this.words, 2, value);
   }
 
   /** Free bytes the blocked writer waits for; 0 when it waits for nothing. */
   get pendingSendSize(): number {
-    return Atomics.load(this.words, PENDING_SEND_SIZE);
+    return Atomics.load(this.words, 3);
   }
   set pendingSendSize(value: number) {
-    Atomics.store(this.words, PENDING_SEND_SIZE, value);
+    Atomics.store(this.words, 3, value);
   }
 
   /** Feature bits advertised by this ring's writer. */
   get featureBits(): number {
-    return Atomics.load(this.words, FEATURE_BITS);
+    return Atomics.load(this.words, 16);
   }
   set featureBits(value: number) {
-    Atomics.store(this.words, FEATURE_BITS, value);
+    Atomics.store(this.words, 16, value);
   }
 }

@@ -38,15 +38,10 @@ import {
   type DescriptorViolation,
   describeDescriptorViolation,
   PACKET_TYPE_GPA_DIRECT,
-  PACKET_TYPE_TRANSFER_PAGES,
-  TRAILER_SIZE,
 } from '../protocol/packet-descriptor.js';
 import { IncomingPacket } from './incoming-packet.js';
 import { RingCorruptError, type RingErrorCode } from './ring-error.js';
 import { RingMemory } from './ring-memory.js';
-
-/** The fewest bytes a non-empty ring can hold: a descriptor and a trailer. */
-const MIN_PACKET_BYTES = DESCRIPTOR_SIZE + TRAILER_SIZE;
 
 /**
  * Single-consumer reader over one ring's memory.
@@ -167,7 +162,10 @@ export class IncomingRing {
       if (w === head) return null;
     }
     const avail = w > head ? w - head : w - head + size;
-    if (avail < MIN_PACKET_BYTES) return this.failShort(avail);
+    // The per-packet path names protocol sizes and types by literal (each
+    // commented): V8 11's optimized code loads and checks a module binding
+    // at every use (docs/performance.md, "Literals on the per-packet path").
+    if (avail < 24 /* a descriptor and a trailer */) return this.failShort(avail);
     const mem = this.memory;
     const words = mem.words;
     // One snapshot of the descriptor; its first u64 never wraps.
@@ -179,7 +177,7 @@ export class IncomingRing {
     const flags = w1 >>> 16;
     const violation = checkDescriptor(type, flags, offset8, len8);
     const length = len8 * 8;
-    if (violation !== null || length + TRAILER_SIZE > avail)
+    if (violation !== null || length + 8 /* TRAILER_SIZE */ > avail)
       return this.failDescriptor(violation, type, flags, offset8, len8, avail);
     let t = head + 8;
     if (t === size) t = 0;
@@ -187,8 +185,8 @@ export class IncomingRing {
     packet.transactionIdLow = words[t >>> 2]!;
     packet.transactionIdHigh = words[(t >>> 2) + 1]!;
     packet.ranges.count = 0;
-    if (type === PACKET_TYPE_GPA_DIRECT || type === PACKET_TYPE_TRANSFER_PAGES)
-      this.readRanges(type, head, offset8 * 8 - DESCRIPTOR_SIZE);
+    if (type === 9 /* GPA_DIRECT */ || type === 7 /* TRANSFER_PAGES */)
+      this.readRanges(type, head, offset8 * 8 - 16 /* DESCRIPTOR_SIZE */);
     packet.offset = head;
     packet.type = type;
     packet.flags = flags;
@@ -197,9 +195,9 @@ export class IncomingRing {
     packet.payloadOffset = mem.advance(head, offset8 * 8);
     const payloadLength = length - offset8 * 8;
     packet.payloadLength = payloadLength;
-    this.head = mem.advance(head, length + TRAILER_SIZE);
+    this.head = mem.advance(head, length + 8 /* TRAILER_SIZE */);
     this.packetsRead++;
-    this.bytesRead += length + TRAILER_SIZE;
+    this.bytesRead += length + 8 /* TRAILER_SIZE */;
     this.payloadBytesRead += payloadLength;
     return packet;
   }

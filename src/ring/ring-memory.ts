@@ -178,7 +178,7 @@ export class RingMemory {
   copyOut(pos: number, n: number, dst: Uint8Array, dstOffset: number): void {
     // The per-packet case (a small, aligned copy) is kept short, so V8
     // inlines it into readers; the rest is in methods of its own.
-    if (n > SMALL_COPY) return this.copyOutLarge(pos, n, dst, dstOffset);
+    if (n > 128 /* SMALL_COPY */) return this.copyOutLarge(pos, n, dst, dstOffset);
     const view = this.target;
     if (dst !== view.array) view.use(dst);
     const at = view.base + dstOffset;
