@@ -1246,7 +1246,7 @@ export class KmclChannel {
       packet.channel !== this ||
       packet.freed ||
       packet.completionRoutine === null ||
-      packet.inFlight ||
+      packet.state !== 0 /* in flight */ ||
       this.cleanedUp ||
       (flags & ~7) /* VMBUS_CHANNEL_FORMAT_FLAGS */ !== 0 ||
       !Number.isInteger(length) ||
@@ -1256,8 +1256,8 @@ export class KmclChannel {
     )
       throw this.sendRefusal(packet, buffer, length, flags);
     if (external !== null) this.checkExternal(external);
-    packet.external = external;
-    packet.sendFlags = flags;
+    if (packet.external !== external) packet.external = external;
+    if (packet.sendFlags !== flags) packet.sendFlags = flags;
     if ((flags & 1) /* WAIT_FOR_COMPLETION */ !== 0 || external !== null) this.assignSlot(packet);
     else packet.slot = 0;
     const payload = length === buffer.length ? buffer : buffer.subarray(0, length);
@@ -1372,7 +1372,7 @@ export class KmclChannel {
   }
 
   private assignSlot(packet: KmclPacket): void {
-    const slot = this.freeSlots.length !== 0 ? this.freeSlots.pop()! : this.newSlot();
+    const slot = this.freeSlots.pop() ?? this.newSlot();
     if (this.slots[slot] !== packet) this.slots[slot] = packet;
     packet.slot = slot + 1;
     packet.generation = this.generation = (this.generation + 1) >>> 0 || 1;
@@ -1603,8 +1603,10 @@ export class KmclChannel {
       packet.slot = 0;
     }
     packet.state = 0 /* PACKET_STATE.IDLE */;
-    packet.external = null;
-    packet.queuedPayload = null;
+    // Stored only when set: most packets carry neither, and every store
+    // here waits behind the ring stores still in flight to the peer's core.
+    if (packet.external !== null) packet.external = null;
+    if (packet.queuedPayload !== null) packet.queuedPayload = null;
     const routine = packet.completionRoutine;
     routine?.(packet, status, this.completionScratch, length);
   }
