@@ -155,6 +155,37 @@ describe('completions', () => {
   });
 });
 
+describe('publishing batches', () => {
+  it('publishes the completions of a deep backlog in batches sized by it, not 16 at a time', async () => {
+    const pair = await createKmclPair({
+      configureServer: (c) =>
+        c.initSetProcessPacketCallbacks((ch, p) => ch.completePacket(p, null, 0)),
+    });
+    // At passive level the server's pump runs once, after all 128 requests are in its ring.
+    VmbChannelSetIncomingProcessingAtPassive(pair.server, true);
+    const published = () => {
+      const s = pair.server.pipeStats!;
+      return s.interruptsSent + s.interruptsSuppressed;
+    };
+    const before = published();
+    let done = 0;
+    try {
+      for (let i = 0; i < 128; i++) {
+        const p = VmbPacketAllocate(pair.client)!;
+        VmbPacketSetCompletionRoutine(p, () => done++);
+        assert.equal(VmbPacketSend(p, new Uint8Array(8), 8, null, WAIT), NTSTATUS.STATUS_SUCCESS);
+      }
+      await until(() => done === 128, 'all completions');
+      assert.equal(pair.server.stats.batches, 1, 'one pump pass took all 128');
+      // 16 first, then the 112 the ring was known to hold: two index stores
+      // for 128 completions (a fixed batch of 16 would have made eight).
+      assert.equal(published() - before, 2);
+    } finally {
+      await pair.dispose();
+    }
+  });
+});
+
 describe('incoming packet objects', () => {
   it('packets held past their callback and packets completed inside it never share an object', async () => {
     // Odd packets are completed inside the callback, even ones held and

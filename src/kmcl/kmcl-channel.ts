@@ -304,12 +304,11 @@ const SEND_SLOT_LIMIT = 0xffff;
 // The per-packet path (send, the pump, completions) writes its numbers as
 // literals, each named in a comment: in V8 11's optimized code every read
 // of a module binding, imported or not, is a load and a check for the TDZ
-// hole (docs/performance.md, "Literals on the per-packet path"). Two are
-// this file's own:
-// - PUBLISH_BATCH = 16: packets a pump writes before publishing them (one
-//   index store, at most one interrupt);
-// - COMMIT_EVERY = 16: packets a pump reads before it gives their ring
-//   space back (a long pass keeps the ring from filling).
+// hole (docs/performance.md, "Literals on the per-packet path").
+/** The fewest packets a pump writes before publishing them (one index store, at most one interrupt). */
+const PUBLISH_MIN = 16;
+/** The most packets a pump writes before publishing them. */
+const PUBLISH_MAX = 128;
 const FIRST_MMIO = 0xf000_0000n;
 
 let serials = 0;
@@ -446,6 +445,8 @@ export class KmclChannel {
   private readonly empty = EMPTY;
   /** Packets written during a pump and not yet published (see {@link KmclChannel.emit}). */
   private unpublished = 0;
+  /** How many unpublished packets a pump publishes at once now (see {@link KmclChannel.batchSize}). */
+  private publishAt = PUBLISH_MIN;
   private pumpScheduled = false;
   private quotaBlocked = false;
   private suspendWaiters: (() => void)[] = [];
@@ -1544,8 +1545,8 @@ export class KmclChannel {
 
   /**
    * Writes one packet. Inside a pump (a process-packet callback completing,
-   * a completion routine sending again) packets are published
-   * PUBLISH_BATCH (16) at a time and at the end of the pump's pass: one
+   * a completion routine sending again) packets are published in batches
+   * ({@link KmclChannel.batchSize}) and at the end of the pump's pass: one
    * index store and at most one interrupt for the lot (spec §1.8), while
    * the peer can already work on the first ones; elsewhere a packet is
    * published at once. A full ring publishes what is pending first, so the peer can
@@ -1570,9 +1571,25 @@ export class KmclChannel {
 
   /** A packet was written: publish it now, or with its batch inside a pump (see `emit`). */
   private written(pipe: ChannelPipe): void {
-    if (this.pumping && ++this.unpublished < 16 /* PUBLISH_BATCH */) return;
+    if (this.pumping && ++this.unpublished < this.publishAt) return;
     this.unpublished = 0;
     pipe.flush();
+    this.publishAt = this.batchSize(pipe);
+  }
+
+  /**
+   * How many packets a pump writes before it publishes them: half the
+   * transactions this channel has in flight, or the packets known to wait
+   * in its incoming ring if more, within {@link PUBLISH_MIN} and
+   * {@link PUBLISH_MAX}. Each publication costs both sides a hand-off (a
+   * full barrier, the peer's first read of lines this side wrote), so a
+   * deep pipeline goes in larger batches; half the window keeps two
+   * batches in flight, so neither side waits for the other's whole window.
+   * The end of a pass publishes whatever is left.
+   */
+  private batchSize(pipe: ChannelPipe): number {
+    const n = Math.max((this.slots.length - this.freeSlots.length) >> 1, pipe.incoming.backlog);
+    return Math.min(Math.max(n, PUBLISH_MIN), PUBLISH_MAX);
   }
 
   /** Publishes packets written during a pump. */
@@ -1655,6 +1672,7 @@ export class KmclChannel {
     if (!pipe || this.pumping || !pipe.isOpen) return;
     this.pumping = true;
     this.currentIrql = irql;
+    this.publishAt = this.batchSize(pipe);
     let batch = 0;
     try {
       // Deferred packets come back only at passive level.
@@ -1673,7 +1691,12 @@ export class KmclChannel {
         ) {
           // Every packet is copied out before it is handled, so its ring
           // space can go back while a long pass goes on (spec §1.6 step 6).
-          if (++sinceCommit === 16 /* COMMIT_EVERY */) {
+          // Give ring space back every 64 packets, or every 16 once an
+          // eighth of the ring waits (a long pass keeps the ring from filling).
+          if (
+            (++sinceCommit & 15) === 0 &&
+            (sinceCommit === 64 || ring.uncommittedBytes >= ring.dataSize >>> 3)
+          ) {
             sinceCommit = 0;
             if (ring.commitRead()) pipe.notifyPeer();
           }

@@ -122,6 +122,24 @@ export class IncomingRing {
     return this.head;
   }
 
+  /** Bytes read but not yet committed (given back to the writer). */
+  get uncommittedBytes(): number {
+    const d = this.head - this.committed;
+    return d < 0 ? d + this.dataSize : d;
+  }
+
+  /**
+   * About how many packets are known to wait: the bytes from the private
+   * position to the last validated write-index snapshot, in packets the
+   * size of the last one read. Reads no shared memory, so the writer may
+   * have added more; for a reader sizing its work (a KMCL pump sizes its
+   * publishing batches by it).
+   */
+  get backlog(): number {
+    const d = this.writeCache - this.head;
+    return Math.floor((d < 0 ? d + this.dataSize : d) / (this.packet.len8 * 8 + 8));
+  }
+
   /** The damage found, if any: once set, every `read` throws it. */
   get error(): RingCorruptError | null {
     return this.failure;

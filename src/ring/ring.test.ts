@@ -183,6 +183,23 @@ describe('space and flow control', () => {
     assert.ok(writer.write(6, 0, 0, new Uint8Array(1000)));
   });
 
+  it('reports the backlog of its last snapshot and the bytes read but not committed, without loading', () => {
+    const { writer, reader, control } = makeRing();
+    const r = reader();
+    for (let i = 0; i < 3; i++) writer.write(6, 0, i, new Uint8Array(40)); // 16 + 40 + 8 = 64 bytes each
+    writer.commitWrite();
+    assert.equal(r.backlog, 0, 'no snapshot yet');
+    assert.ok(r.read());
+    assert.equal(r.backlog, 2, 'two more packets of the last one read');
+    assert.equal(r.uncommittedBytes, 64);
+    writer.write(6, 0, 3, new Uint8Array(40));
+    writer.commitWrite();
+    assert.equal(r.backlog, 2, 'the getter reads no shared memory');
+    assert.equal(control.readIndex, 0);
+    r.commitRead();
+    assert.equal(r.uncommittedBytes, 0);
+  });
+
   it('wraps in a ring of three data pages (not a power of two)', () => {
     const { writer, reader } = makeRing(3);
     const r = reader();
