@@ -160,7 +160,8 @@ export function packetTypeName(type: number): string {
  */
 export function isKnownPacketType(type: number): boolean {
   // Literals, not the constants above: this runs for every packet read,
-  // and V8 loads and checks a module binding at each use (see RingMemory).
+  // and V8 loads and checks a module binding at each use (docs/performance.md,
+  // "Literals on the per-packet path").
   return (
     type === 6 /* PACKET_TYPE_IN_BAND */ ||
     type === 7 /* PACKET_TYPE_TRANSFER_PAGES */ ||
