@@ -68,8 +68,8 @@ export class IncomingRing {
   readonly dataSize: number;
   /** Packets read. */
   packetsRead = 0;
-  /** Bytes consumed, descriptors, padding and trailers included. */
-  bytesRead = 0;
+  /** Bytes consumed before the last commit (see `bytesRead`). */
+  private bytesBefore = 0;
   /** Payload bytes of the packets read (what follows each descriptor and extension header). */
   payloadBytesRead = 0;
 
@@ -120,6 +120,15 @@ export class IncomingRing {
   /** The private read position: after the last packet handed out. */
   get position(): number {
     return this.head;
+  }
+
+  /**
+   * Bytes consumed, descriptors, padding and trailers included. Kept per
+   * commit rather than per packet: the bytes of the packets read since the
+   * last commit are the distance from the committed index to the position.
+   */
+  get bytesRead(): number {
+    return this.bytesBefore + this.uncommittedBytes;
   }
 
   /** Bytes read but not yet committed (given back to the writer). */
@@ -215,7 +224,6 @@ export class IncomingRing {
     packet.payloadLength = payloadLength;
     this.head = mem.advance(head, length + 8 /* TRAILER_SIZE */);
     this.packetsRead++;
-    this.bytesRead += length + 8 /* TRAILER_SIZE */;
     this.payloadBytesRead += payloadLength;
     return packet;
   }
@@ -235,6 +243,7 @@ export class IncomingRing {
     const before = this.committed;
     const control = this.memory.control;
     control.readIndex = this.head;
+    this.bytesBefore += this.uncommittedBytes;
     this.committed = this.head;
     const pending = control.pendingSendSize & ~7;
     if (pending === 0) return false;

@@ -60,14 +60,14 @@ export class OutgoingRing {
   bytesNeeded = 0;
   /** Packets written (committed or not). */
   packetsWritten = 0;
-  /** Bytes written, with descriptors, padding and trailers. */
-  bytesWritten = 0;
+  /** Bytes written before the last commit or abort (see `bytesWritten`). */
+  private bytesBefore = 0;
   /** Payload bytes written (what follows each packet's descriptor and extension header). */
   payloadBytesWritten = 0;
   /** Writes refused because the ring was full. */
   fullCount = 0;
-  /** Highest number of used bytes seen just after a write. */
-  highWater = 0;
+  /** The high-water mark as of the last read-index reload (see `highWater`). */
+  private peak = 0;
 
   private committed: number;
   private tail: number;
@@ -101,6 +101,31 @@ export class OutgoingRing {
   /** The write index as published to the reader. */
   get writeIndex(): number {
     return this.committed;
+  }
+
+  /**
+   * Bytes written (committed or not), with descriptors, padding and
+   * trailers. Kept per commit rather than per packet: the bytes of the
+   * packets since the last commit are the distance from the committed
+   * index to the tail.
+   */
+  get bytesWritten(): number {
+    return this.bytesBefore + this.uncommittedBytes;
+  }
+
+  /**
+   * Highest number of used bytes seen just after a write. Between two
+   * reloads of the read index the bytes in use only grow with each write,
+   * so the mark is taken at each reload, not per packet.
+   */
+  get highWater(): number {
+    return Math.max(this.peak, this.usedBytes);
+  }
+
+  /** Records the high-water mark before the cached read index changes. */
+  private notePeak(): void {
+    const used = this.usedBytes;
+    if (used > this.peak) this.peak = used;
   }
 
   /** Bytes written but not yet committed. */
@@ -239,11 +264,7 @@ export class OutgoingRing {
       mem.control.pendingSendSize = 0;
     }
     this.packetsWritten++;
-    this.bytesWritten += total;
     this.payloadBytesWritten += payload.length;
-    const d = this.tail - this.readCache;
-    const used = d < 0 ? d + size : d;
-    if (used > this.highWater) this.highWater = used;
     return true;
   }
 
@@ -257,6 +278,7 @@ export class OutgoingRing {
    * whether the ring is still too full, setting `bytesNeeded` if so.
    */
   private isFull(w: number, total: number): boolean {
+    this.notePeak();
     this.readCache = this.validRead(this.memory.control.readIndex);
     if (this.hasRoom(w, total)) return false;
     this.bytesNeeded = total;
@@ -288,12 +310,16 @@ export class OutgoingRing {
     const old = this.committed;
     const control = this.memory.control;
     control.writeIndex = this.tail;
+    this.bytesBefore += this.uncommittedBytes;
     this.committed = this.tail;
     // The store above and the loads below are sequentially consistent: the
     // full barrier spec §1.7 requires between them.
     if (control.interruptMask !== 0) return false;
     const r = control.readIndex;
-    if (r < this.dataSize && r % 8 === 0) this.readCache = r;
+    if (r < this.dataSize && r % 8 === 0) {
+      this.notePeak();
+      this.readCache = r;
+    }
     return r === old;
   }
 
@@ -301,6 +327,8 @@ export class OutgoingRing {
    * Drops every packet written since the last commit.
    */
   abortWrite(): void {
+    this.notePeak();
+    this.bytesBefore += this.uncommittedBytes;
     this.tail = this.committed;
   }
 
@@ -323,6 +351,7 @@ export class OutgoingRing {
     const control = this.memory.control;
     control.pendingSendSize = want;
     this.pendingArmed = true;
+    this.notePeak();
     this.readCache = this.validRead(control.readIndex);
     return this.hasRoom(this.tail, want);
   }

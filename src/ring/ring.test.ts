@@ -200,6 +200,32 @@ describe('space and flow control', () => {
     assert.equal(r.uncommittedBytes, 0);
   });
 
+  it('counts framed bytes and the high-water mark across commits, aborts and reloads', () => {
+    const { writer, reader } = makeRing();
+    const r = reader();
+    writer.write(6, 0, 0, new Uint8Array(40)); // 64 bytes framed
+    writer.write(6, 0, 1, new Uint8Array(40));
+    assert.equal(writer.bytesWritten, 128, 'uncommitted packets count');
+    assert.equal(writer.highWater, 128);
+    writer.commitWrite();
+    writer.write(6, 0, 2, new Uint8Array(40));
+    writer.abortWrite();
+    assert.equal(writer.bytesWritten, 192, 'an aborted packet was still written');
+    assert.equal(writer.highWater, 192, 'the mark keeps the aborted write');
+    assert.ok(r.read());
+    assert.equal(r.bytesRead, 64, 'uncommitted reads count');
+    assert.ok(r.read());
+    r.commitRead();
+    assert.equal(r.bytesRead, 128);
+    // The writer reloads the read index (now 128) at its next commit: the
+    // mark stays at its peak while the bytes in use fall.
+    writer.write(6, 0, 3, new Uint8Array(40));
+    writer.commitWrite();
+    assert.equal(writer.usedBytes, 64);
+    assert.equal(writer.highWater, 192);
+    assert.equal(writer.bytesWritten, 256);
+  });
+
   it('wraps in a ring of three data pages (not a power of two)', () => {
     const { writer, reader } = makeRing(3);
     const r = reader();
