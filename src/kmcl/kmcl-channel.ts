@@ -1620,8 +1620,9 @@ export class KmclChannel {
       packet.slot = 0;
     }
     packet.state = 0 /* PACKET_STATE.IDLE */;
-    // Stored only when set: most packets carry neither, and every store
-    // here waits behind the ring stores still in flight to the peer's core.
+    // Stored only when set (most packets carry neither): across workers a
+    // store here can wait behind ring stores still on their way to the
+    // peer's core (docs/performance.md; a small gain, within the noise).
     if (packet.external !== null) packet.external = null;
     if (packet.queuedPayload !== null) packet.queuedPayload = null;
     const routine = packet.completionRoutine;
