@@ -1614,11 +1614,15 @@ export class KmclChannel {
     );
   }
 
+  /** Gives a packet's transaction slot back to the free list (the packet stays in the table; see `slots`). */
+  private releaseSlot(packet: KmclPacket): void {
+    if (packet.slot === 0) return;
+    this.freeSlots.push(packet.slot - 1);
+    packet.slot = 0;
+  }
+
   private finishPacket(packet: KmclPacket, status: number, length: number): void {
-    if (packet.slot !== 0) {
-      this.freeSlots.push(packet.slot - 1);
-      packet.slot = 0;
-    }
+    this.releaseSlot(packet);
     packet.state = 0 /* PACKET_STATE.IDLE */;
     // Stored only when set (most packets carry neither): across workers a
     // store here can wait behind ring stores still on their way to the
@@ -2085,10 +2089,7 @@ export class KmclChannel {
     if (timer) clearTimeout(timer);
     if (result === 'timeout') {
       // Cancel: a late completion is dropped as unmatched.
-      if (packet.slot !== 0) {
-        this.freeSlots.push(packet.slot - 1);
-        packet.slot = 0;
-      }
+      this.releaseSlot(packet);
       const q = this.sendQueue.indexOf(packet);
       if (q >= 0) this.sendQueue.splice(q, 1);
       packet.state = PACKET_STATE.IDLE;

@@ -133,8 +133,7 @@ export class IncomingRing {
 
   /** Bytes read but not yet committed (given back to the writer). */
   get uncommittedBytes(): number {
-    const d = this.head - this.committed;
-    return d < 0 ? d + this.dataSize : d;
+    return this.usedFrom(this.committed, this.head);
   }
 
   /**
@@ -145,8 +144,7 @@ export class IncomingRing {
    * publishing batches by it).
    */
   get backlog(): number {
-    const d = this.writeCache - this.head;
-    return Math.floor((d < 0 ? d + this.dataSize : d) / (this.packet.len8 * 8 + 8));
+    return Math.floor(this.usedFrom(this.head, this.writeCache) / (this.packet.len8 * 8 + 8));
   }
 
   /** The damage found, if any: once set, every `read` throws it. */
