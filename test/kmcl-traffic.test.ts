@@ -186,6 +186,32 @@ describe('publishing batches', () => {
   });
 });
 
+describe('claiming ring lines ahead', () => {
+  it('each publication keeps between half a page and a page of the outgoing ring claimed', async () => {
+    const pair = await createKmclPair();
+    const ahead = (c: typeof pair.client) => c.dataPath!.outgoing.claimedAhead;
+    let done = 0;
+    try {
+      assert.equal(ahead(pair.client), 0, 'nothing claimed before the first publication');
+      // 300 round trips of 88 + 24 framed bytes: several pages through
+      // each ring, past every claimed range.
+      for (let i = 0; i < 300; i++) {
+        const p = VmbPacketAllocate(pair.client)!;
+        VmbPacketSetCompletionRoutine(p, () => done++);
+        assert.equal(VmbPacketSend(p, new Uint8Array(64), 64, null, WAIT), NTSTATUS.STATUS_SUCCESS);
+        if (i % 50 === 49) await until(() => done === i + 1, 'completions');
+        for (const c of [pair.client, pair.server]) {
+          if (c.dataPath!.outgoing.bytesWritten === 0) continue;
+          assert.ok(ahead(c) >= 2048 && ahead(c) <= 4096, `claimed ahead ${ahead(c)}`);
+        }
+      }
+      await until(() => done === 300, 'all completions');
+    } finally {
+      await pair.dispose();
+    }
+  });
+});
+
 describe('incoming packet objects', () => {
   it('packets held past their callback and packets completed inside it never share an object', async () => {
     // Odd packets are completed inside the callback, even ones held and

@@ -157,6 +157,68 @@ describe('ring properties', () => {
     );
   });
 
+  it('claiming lines ahead changes no byte the reader has yet to read', () => {
+    const step = fc.oneof(
+      fc.record({ write: fc.uint8Array({ maxLength: 700 }) }),
+      fc.record({ claim: fc.integer({ min: 0, max: 20000 }) }),
+      fc.record({ read: fc.integer({ min: 0, max: 8 }) }),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.nat(),
+        fc.array(step, { maxLength: 60 }),
+        (pages, start, steps) => {
+          const dsize = pages * 4096;
+          const startIndex = (start % (dsize / 8)) * 8;
+          const sab = new SharedArrayBuffer(4096 + dsize);
+          ControlPage.initialize(sab, 0, { readIndex: startIndex, writeIndex: startIndex });
+          const data = new Uint8Array(sab, 4096);
+          data.fill(0xa5);
+          const writer = new OutgoingRing(sab);
+          const reader = new IncomingRing(sab);
+          const queue: Uint8Array[] = [];
+          let id = 0;
+          for (const s of steps) {
+            if ('write' in s) {
+              if (writer.write(6, 0, id, s.write)) {
+                queue.push(s.write);
+                id++;
+              }
+              writer.commitWrite();
+            } else if ('claim' in s) {
+              // Bytes from the committed read index to the tail are the
+              // reader's (read or not); none may change.
+              const r = reader.readIndex;
+              const used = (writer.writeIndex - r + dsize) % dsize;
+              const held = Array.from({ length: used }, (_, i) => data[(r + i) % dsize]);
+              const lines = writer.claimAhead(s.claim);
+              assert.ok(lines >= 0 && lines <= Math.ceil(s.claim / 64));
+              assert.deepEqual(
+                Array.from({ length: used }, (_, i) => data[(r + i) % dsize]),
+                held,
+              );
+              assert.ok(writer.claimedAhead <= dsize - 8, 'within the free space');
+            } else {
+              for (let i = 0; i < s.read; i++) {
+                const got = reader.read();
+                if (got === null) break;
+                const want = queue.shift()!;
+                assert.deepEqual(got.payload().subarray(0, want.length), want);
+              }
+              reader.commitRead();
+            }
+          }
+          for (let got = reader.read(); got !== null; got = reader.read()) {
+            assert.deepEqual(got.payload().subarray(0, queue[0]!.length), queue.shift());
+          }
+          assert.equal(queue.length, 0, 'packets lost');
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
   it('random images decode to packets or the typed error, inside the region, always finishing', () => {
     const control = fc.record({
       w: fc.oneof(

@@ -226,6 +226,64 @@ describe('space and flow control', () => {
     assert.equal(writer.bytesWritten, 256);
   });
 
+  it('claims cache lines of free space only, once each', () => {
+    const { writer, reader, data } = makeRing();
+    data.fill(0xaa);
+    writer.write(6, 0, 1, new Uint8Array(64).fill(7)); // 88 bytes framed
+    // Free space: 4096 - 88 - 8 = 4000 bytes after the tail (88), so lines
+    // 128 to 4032 (the first whole line after the tail to the last whose
+    // first word is free): 62 lines.
+    assert.equal(writer.claimAhead(8192), 62);
+    for (let line = 128; line <= 4032; line += 64) {
+      assert.deepEqual([...data.subarray(line, line + 4)], [0, 0, 0, 0], `line ${line}`);
+      assert.ok(data.subarray(line + 4, line + 64).every((b) => b === 0xaa));
+    }
+    assert.ok(
+      data.subarray(88, 128).every((b) => b === 0xaa),
+      'the tail line is not touched',
+    );
+    assert.ok(
+      data.subarray(4088).every((b) => b === 0xaa),
+      'the 8 bytes a writer never fills',
+    );
+    assert.equal(writer.claimAhead(8192), 0, 'lines already claimed are not claimed again');
+    assert.equal(writer.claimedAhead, 4000, 'the free space');
+    writer.commitWrite();
+    const packet = reader().read();
+    assert.deepEqual([...packet!.payload()], new Array(64).fill(7), 'the written packet is intact');
+  });
+
+  it('claims no further than the read index allows, across the wrap', () => {
+    const { writer, reader, data, control } = makeRing();
+    const r = reader();
+    for (let i = 0; i < 40; i++) writer.write(6, 0, i, new Uint8Array(64)); // 3520 bytes
+    writer.commitWrite();
+    for (let i = 0; i < 20; i++) r.read();
+    r.commitRead(); // read index 1760
+    writer.write(6, 0, 40, new Uint8Array(64)); // the commit reloads the read index
+    writer.commitWrite();
+    assert.equal(control.readIndex, 1760);
+    data.subarray(0, 1760).fill(0xaa);
+    const before = data.slice(1760);
+    // Tail 3608; free 4096 - 1848 - 8 = 2240 bytes: to 5848, that is 1752
+    // after the wrap. Lines from 3648 to the end (7), then 0 to 1728 (28).
+    assert.equal(writer.claimAhead(1 << 20), 35);
+    assert.deepEqual(data.slice(1760), before, 'nothing the reader has not read changed');
+    assert.deepEqual([...data.subarray(1728, 1732)], [0, 0, 0, 0]);
+    assert.ok(data.subarray(1732, 1760).every((b) => b === 0xaa));
+    assert.equal(writer.claimAhead(64), 0, 'inside what is claimed');
+    // Writing over claimed lines moves the mark; the reader sees every packet.
+    for (let i = 41; i < 60; i++) assert.ok(writer.write(6, 0, i, new Uint8Array(64).fill(i)));
+    writer.commitWrite();
+    for (let i = 20; i < 41; i++) assert.equal(r.read()?.transactionId, i);
+    for (let i = 41; i < 60; i++) {
+      const p = r.read();
+      assert.equal(p?.transactionId, i);
+      assert.ok(p!.payload().every((b) => b === i));
+    }
+    assert.equal(r.read(), null);
+  });
+
   it('wraps in a ring of three data pages (not a power of two)', () => {
     const { writer, reader } = makeRing(3);
     const r = reader();
