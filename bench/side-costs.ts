@@ -131,11 +131,16 @@ function bareVsc(): () => number {
   };
 }
 
-async function kmclVsc(): Promise<() => number> {
-  const pair = await createKmclPair({
+/** A KMCL channel pair with 64-byte maximum packets. */
+function pair64(): ReturnType<typeof createKmclPair> {
+  return createKmclPair({
     configureClient: (c) => c.initSetMaximumPacketSize(64),
     configureServer: (s) => s.initSetMaximumPacketSize(64),
   });
+}
+
+async function kmclVsc(): Promise<() => number> {
+  const pair = await pair64();
   const run = roundTripPool(pair.client, WINDOW, 64);
   const server = pair.server.dataPath!;
   const serve = bareServer(server.incoming, server.outgoing);
@@ -154,10 +159,7 @@ async function kmclVsc(): Promise<() => number> {
 }
 
 async function kmclVsp(): Promise<() => number> {
-  const pair = await createKmclPair({
-    configureClient: (c) => c.initSetMaximumPacketSize(64),
-    configureServer: (s) => s.initSetMaximumPacketSize(64),
-  });
+  const pair = await pair64();
   const client = pair.client.dataPath!;
   const server = pair.server.dataPath!;
   const out = client.outgoing;
