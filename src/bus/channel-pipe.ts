@@ -361,11 +361,12 @@ export class ChannelPipe {
    * Publishes written packets and signals the peer if the ring rules say so.
    */
   flush(): void {
-    if (this.outgoing.uncommittedBytes === 0) return;
-    const used = this.outgoing.usedBytes;
-    if (used > this.counters.ringHighWater) this.counters.ringHighWater = used;
     const out = this.outgoing;
+    if (out.uncommittedBytes === 0) return;
+    const used = out.usedBytes;
+    if (used > this.counters.ringHighWater) this.counters.ringHighWater = used;
     const signal = out.commitWrite();
+    // Keep the next lines of the ring claimed for this side's stores (docs/performance.md).
     if (out.claimedAhead < CLAIM_AHEAD >>> 1) out.claimAhead(CLAIM_AHEAD);
     if (signal) {
       this.raise();

@@ -355,7 +355,7 @@ export class OutgoingRing {
   claimAhead(bytes: number): number {
     const size = this.dataSize;
     const written = this.bytesWritten;
-    const free = size - this.usedBytes - 8 /* TRAILER_SIZE: a writer never fills the ring */;
+    const free = size - this.usedBytes - 8; // a writer leaves 8 bytes free (§1.4)
     const limit = written + Math.min(bytes, free) - 4;
     // Positions as `bytesWritten` counts: `at` is the next line start not claimed yet.
     let at = Math.max(this.claimedTo, written);
