@@ -37,7 +37,7 @@ const EMPTY = new Uint8Array(0);
 /** Publishes, keeping lines claimed ahead as a channel's pipe does (docs/performance.md). */
 function publish(): void {
   const signal = out.commitWrite();
-  if (out.claimedAhead < 2048) out.claimAhead(4096);
+  out.claimAhead(4096);
   if (signal) peer.signal();
 }
 

@@ -94,12 +94,17 @@ function bareServer(inc: IncomingRing, out: OutgoingRing): () => number {
   };
 }
 
-function bareVsc(): () => number {
-  const up = ring(64);
-  const down = ring(64);
-  const out = new OutgoingRing(up);
-  const inc = new IncomingRing(down);
-  const serve = bareServer(new IncomingRing(up), new OutgoingRing(down));
+/**
+ * A bare-ring client keeping WINDOW 64-byte requests in flight on `out`,
+ * each answered on `inc` by `serve`. Times either its own loop (read a
+ * completion, write the next request) or `serve`, in ns per round trip.
+ */
+function bareClient(
+  out: OutgoingRing,
+  inc: IncomingRing,
+  serve: () => void,
+  timed: 'client' | 'server',
+): () => number {
   const payload = new Uint8Array(64).fill(0x5a);
   let sent = 0;
   let done = 0;
@@ -110,8 +115,10 @@ function bareVsc(): () => number {
     out.commitWrite();
     let t = 0;
     while (done < target) {
+      let a = performance.now();
       serve();
-      const a = performance.now();
+      if (timed === 'server') t += performance.now() - a;
+      a = performance.now();
       let j = 0;
       for (let p = inc.read(); p !== null; p = inc.read()) {
         if (p.type !== 11 || p.transactionIdHigh !== 1) throw new Error('bad completion');
@@ -125,10 +132,17 @@ function bareVsc(): () => number {
       }
       out.commitWrite();
       inc.commitRead();
-      t += performance.now() - a;
+      if (timed === 'client') t += performance.now() - a;
     }
     return (t / N) * 1e6;
   };
+}
+
+function bareVsc(): () => number {
+  const up = ring(64);
+  const down = ring(64);
+  const serve = bareServer(new IncomingRing(up), new OutgoingRing(down));
+  return bareClient(new OutgoingRing(up), new IncomingRing(down), serve, 'client');
 }
 
 /** A KMCL channel pair with 64-byte maximum packets. */
@@ -162,30 +176,7 @@ async function kmclVsp(): Promise<() => number> {
   const pair = await pair64();
   const client = pair.client.dataPath!;
   const server = pair.server.dataPath!;
-  const out = client.outgoing;
-  const inc = client.incoming;
-  const payload = new Uint8Array(64).fill(0x5a);
-  let sent = 0;
-  let done = 0;
-  return () => {
-    const target = done + N;
-    while (sent < target && sent - done < WINDOW)
-      out.writePacket(6, 1, 1 + (sent++ & 1023), 1, payload);
-    out.commitWrite();
-    let t = 0;
-    while (done < target) {
-      const a = performance.now();
-      server.poll();
-      t += performance.now() - a;
-      for (let p = inc.read(); p !== null; p = inc.read()) {
-        done++;
-        if (sent < target) out.writePacket(6, 1, 1 + (sent++ & 1023), 1, payload);
-      }
-      out.commitWrite();
-      inc.commitRead();
-    }
-    return (t / N) * 1e6;
-  };
+  return bareClient(client.outgoing, client.incoming, () => server.poll(), 'server');
 }
 
 /** Runs one case in this (worker) thread: two warm-up runs, then RUNS timed ones. */

@@ -21,8 +21,8 @@ import type { PipePoller } from './pipe-poller.js';
 const EMPTY = new Uint8Array(0);
 /**
  * How far ahead of its tail a pipe keeps cache lines of its outgoing ring
- * claimed (OutgoingRing.claimAhead): a page, about 46 packets of 64 bytes.
- * Topped up when less than half of it is left.
+ * claimed (OutgoingRing.claimAhead, which tops up once less than half of
+ * it is left): a page, about 46 packets of 64 bytes.
  */
 const CLAIM_AHEAD = 4096;
 
@@ -367,7 +367,7 @@ export class ChannelPipe {
     if (used > this.counters.ringHighWater) this.counters.ringHighWater = used;
     const signal = out.commitWrite();
     // Keep the next lines of the ring claimed for this side's stores (docs/performance.md).
-    if (out.claimedAhead < CLAIM_AHEAD >>> 1) out.claimAhead(CLAIM_AHEAD);
+    out.claimAhead(CLAIM_AHEAD);
     if (signal) {
       this.raise();
     } else {

@@ -2426,8 +2426,7 @@ export class KmclChannel {
       const packet = this.inSlot(i);
       if (packet && packet.state === PACKET_STATE.AWAITING_COMPLETION) {
         packet.state = PACKET_STATE.IDLE;
-        packet.slot = 0;
-        this.freeSlots.push(i);
+        this.releaseSlot(packet);
         n++;
       }
     }

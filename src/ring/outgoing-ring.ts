@@ -341,7 +341,9 @@ export class OutgoingRing {
    * reader gave back by the last read index seen (less the 8 bytes a
    * writer never fills, §1.4): the reader reads none of it (§1.6), so its
    * contents are the writer's. Lines claimed by an earlier call and not yet
-   * written over are not claimed again.
+   * written over are not claimed again, and while at least half of `bytes`
+   * is still claimed ahead nothing is done, so a writer may call it at each
+   * commit and claims in bursts.
    *
    * Why: a line the reader read on the previous lap is in the reader's
    * cache, and a writer's first store to it waits for the line to come
@@ -353,8 +355,9 @@ export class OutgoingRing {
    * @returns lines claimed by this call
    */
   claimAhead(bytes: number): number {
-    const size = this.dataSize;
     const written = this.bytesWritten;
+    if (this.claimedTo - written >= bytes / 2) return 0;
+    const size = this.dataSize;
     const free = size - this.usedBytes - 8; // a writer leaves 8 bytes free (§1.4)
     const limit = written + Math.min(bytes, free) - 4;
     // Positions as `bytesWritten` counts: `at` is the next line start not claimed yet.

@@ -253,6 +253,19 @@ describe('space and flow control', () => {
     assert.deepEqual([...packet!.payload()], new Array(64).fill(7), 'the written packet is intact');
   });
 
+  it('claims again only once less than half of the distance asked is left', () => {
+    const { writer } = makeRing(2);
+    assert.equal(writer.claimAhead(1024), 16, 'lines 0 to 960');
+    for (let i = 0; i < 4; i++) writer.write(6, 0, i, new Uint8Array(64)); // 352 bytes
+    assert.equal(writer.claimedAhead, 672);
+    assert.equal(writer.claimAhead(1024), 0, '672 of 1024 still claimed');
+    for (let i = 0; i < 2; i++) writer.write(6, 0, i, new Uint8Array(64)); // 528 bytes
+    assert.equal(writer.claimedAhead, 496);
+    // Less than half left: the lines from 1024 to 1536 (528 + 1024 - 4).
+    assert.equal(writer.claimAhead(1024), 9);
+    assert.equal(writer.claimedAhead, 1024);
+  });
+
   it('claims no further than the read index allows, across the wrap', () => {
     const { writer, reader, data, control } = makeRing();
     const r = reader();
